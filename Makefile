@@ -1,0 +1,36 @@
+# audguard developer targets. `make test` is what CI runs (.ci/run).
+SHELL := /usr/bin/env bash
+GOVULNCHECK_VERSION := v1.1.4
+STATICCHECK_VERSION := 2025.1.1
+FUZZTIME ?= 10m
+
+.PHONY: test vet unit fmt-check tidy-check lint vuln fuzz bench demo
+
+## test: gofmt check, go vet and go test -race in every module (nested ones included).
+test: fmt-check vet unit
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	./scripts/each-module.sh vet ./...
+
+unit:
+	./scripts/each-module.sh test -race -count=1 -timeout 10m ./...
+
+## tidy-check: fails when a go.mod/go.sum is not tidy.
+tidy-check:
+	./scripts/each-module.sh mod tidy -diff
+
+## lint: staticcheck (pinned) over every module.
+lint:
+	./scripts/each-module.sh run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## vuln: govulncheck (pinned) over every module.
+vuln:
+	./scripts/each-module.sh run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
+
+## demo: the walkthrough from the README.
+demo:
+	go run ./cmd/audguard demo
