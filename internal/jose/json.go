@@ -1,0 +1,533 @@
+package jose
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Kind is the JSON type of a Value.
+type Kind uint8
+
+// JSON kinds.
+const (
+	Invalid Kind = iota
+	String
+	Number
+	Object
+	Array
+	True
+	False
+	Null
+)
+
+// Limits bound the work the scanner does for one document.
+type Limits struct {
+	MaxDepth   int // nesting of objects and arrays, the top-level object counts as 1
+	MaxMembers int // members per object and elements per array
+	MaxNumber  int // characters in one number literal
+}
+
+// DefaultLimits are used for JOSE headers and JWT claims sets.
+var DefaultLimits = Limits{MaxDepth: 32, MaxMembers: 256, MaxNumber: 40}
+
+// Errors of the JSON layer. They are deliberately coarse: the caller maps all
+// of them to "malformed token".
+var (
+	ErrSyntax    = errors.New("jose: invalid JSON")
+	ErrNotObject = errors.New("jose: JSON text is not an object")
+	ErrDuplicate = errors.New("jose: duplicate member name")
+	ErrCaseDup   = errors.New("jose: member names differ only in case")
+	ErrDepth     = errors.New("jose: JSON nested too deeply")
+	ErrTooMany   = errors.New("jose: too many members")
+	ErrNumber    = errors.New("jose: number out of range")
+	ErrUTF8      = errors.New("jose: invalid UTF-8")
+	ErrType      = errors.New("jose: unexpected JSON type")
+)
+
+// Value is one JSON value inside a document that the scanner has validated.
+type Value struct {
+	Kind Kind
+	// Raw is the value's JSON text (for strings, including the quotes).
+	Raw []byte
+	// Off is Raw's offset in the scanned document.
+	Off     int
+	escaped bool
+}
+
+// ForEachMember validates data as exactly one JSON object, surrounded by
+// nothing but JSON whitespace, and calls fn for each top-level member in
+// order. The name passed to fn is the decoded member name; it is only valid
+// during the call.
+//
+// Rules beyond RFC 8259 syntax: data must be valid UTF-8; no object (at any
+// depth) may repeat a member name; top-level member names must not collide
+// under Unicode case folding (Go's encoding/json would match them
+// case-insensitively); strings must not hold lone surrogates; numbers are
+// limited in length; nesting and member counts are bounded.
+func ForEachMember(data []byte, lim Limits, fn func(name []byte, v Value) error) error {
+	if !utf8.Valid(data) {
+		return ErrUTF8
+	}
+	s := scanner{data: data, lim: lim}
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return ErrNotObject
+	}
+	if err := s.object(1, fn); err != nil {
+		return err
+	}
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return ErrSyntax
+	}
+	return nil
+}
+
+// ForEachElement calls fn for each element of an array Value.
+func (v Value) ForEachElement(fn func(Value) error) error {
+	if v.Kind != Array {
+		return ErrType
+	}
+	// The value was validated during the first pass; limits only need to
+	// be generous enough to re-walk it.
+	s := scanner{data: v.Raw, lim: Limits{MaxDepth: math.MaxInt32, MaxMembers: math.MaxInt32, MaxNumber: math.MaxInt32}}
+	s.pos = 1
+	s.skipSpace()
+	if s.peek() == ']' {
+		return nil
+	}
+	for {
+		s.skipSpace()
+		ev, err := s.value(2)
+		if err != nil {
+			return err
+		}
+		ev.Off += v.Off
+		if err := fn(ev); err != nil {
+			return err
+		}
+		s.skipSpace()
+		switch s.next() {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+// Text returns the string value. doc must be the scanned document as a
+// string: when the string has no escapes, the result is a substring of doc
+// and costs no allocation.
+func (v Value) Text(doc string) (string, error) {
+	if v.Kind != String {
+		return "", ErrType
+	}
+	if !v.escaped {
+		return doc[v.Off+1 : v.Off+len(v.Raw)-1], nil
+	}
+	b, err := unquote(v.Raw)
+	return string(b), err
+}
+
+// Float returns a Number value as float64. It fails for values that do not
+// fit (±Inf after rounding).
+func (v Value) Float() (float64, error) {
+	if v.Kind != Number {
+		return 0, ErrType
+	}
+	f, err := strconv.ParseFloat(string(v.Raw), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, ErrNumber
+	}
+	return f, nil
+}
+
+type scanner struct {
+	data []byte
+	pos  int
+	lim  Limits
+}
+
+func (s *scanner) peek() byte {
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
+func (s *scanner) next() byte {
+	if s.pos < len(s.data) {
+		c := s.data[s.pos]
+		s.pos++
+		return c
+	}
+	return 0
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// nameSet records member names of one object for duplicate detection. The
+// first names live in a fixed array so that small objects cost nothing.
+type nameSet struct {
+	small [24][]byte
+	n     int
+	more  [][]byte
+}
+
+func (ns *nameSet) add(name []byte, fold bool) error {
+	check := func(prev []byte) error {
+		if bytes.Equal(prev, name) {
+			return ErrDuplicate
+		}
+		if fold && bytes.EqualFold(prev, name) {
+			return ErrCaseDup
+		}
+		return nil
+	}
+	for i := 0; i < ns.n && i < len(ns.small); i++ {
+		if err := check(ns.small[i]); err != nil {
+			return err
+		}
+	}
+	for _, p := range ns.more {
+		if err := check(p); err != nil {
+			return err
+		}
+	}
+	if ns.n < len(ns.small) {
+		ns.small[ns.n] = name
+	} else {
+		ns.more = append(ns.more, name)
+	}
+	ns.n++
+	return nil
+}
+
+// object parses an object starting at '{'. fn, when not nil, receives the
+// members (top level only).
+func (s *scanner) object(depth int, fn func(name []byte, v Value) error) error {
+	if depth > s.lim.MaxDepth {
+		return ErrDepth
+	}
+	s.pos++ // '{'
+	s.skipSpace()
+	if s.peek() == '}' {
+		s.pos++
+		return nil
+	}
+	var names nameSet
+	for count := 0; ; count++ {
+		if count >= s.lim.MaxMembers {
+			return ErrTooMany
+		}
+		s.skipSpace()
+		if s.peek() != '"' {
+			return ErrSyntax
+		}
+		start := s.pos
+		escaped, err := s.string()
+		if err != nil {
+			return err
+		}
+		name := s.data[start+1 : s.pos-1]
+		if escaped {
+			if name, err = unquote(s.data[start:s.pos]); err != nil {
+				return err
+			}
+		}
+		if err := names.add(name, fn != nil); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.next() != ':' {
+			return ErrSyntax
+		}
+		s.skipSpace()
+		v, err := s.value(depth + 1)
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			if err := fn(name, v); err != nil {
+				return err
+			}
+		}
+		s.skipSpace()
+		switch s.next() {
+		case ',':
+		case '}':
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+func (s *scanner) array(depth int) error {
+	if depth > s.lim.MaxDepth {
+		return ErrDepth
+	}
+	s.pos++ // '['
+	s.skipSpace()
+	if s.peek() == ']' {
+		s.pos++
+		return nil
+	}
+	for count := 0; ; count++ {
+		if count >= s.lim.MaxMembers {
+			return ErrTooMany
+		}
+		s.skipSpace()
+		if _, err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.skipSpace()
+		switch s.next() {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+// value parses one value at s.pos. depth is the depth the value would have
+// if it is a container.
+func (s *scanner) value(depth int) (Value, error) {
+	start := s.pos
+	var v Value
+	switch c := s.peek(); {
+	case c == '"':
+		escaped, err := s.string()
+		if err != nil {
+			return v, err
+		}
+		v.Kind, v.escaped = String, escaped
+	case c == '{':
+		if err := s.object(depth, nil); err != nil {
+			return v, err
+		}
+		v.Kind = Object
+	case c == '[':
+		if err := s.array(depth); err != nil {
+			return v, err
+		}
+		v.Kind = Array
+	case c == '-' || (c >= '0' && c <= '9'):
+		if err := s.number(); err != nil {
+			return v, err
+		}
+		v.Kind = Number
+	case c == 't':
+		if err := s.literal("true"); err != nil {
+			return v, err
+		}
+		v.Kind = True
+	case c == 'f':
+		if err := s.literal("false"); err != nil {
+			return v, err
+		}
+		v.Kind = False
+	case c == 'n':
+		if err := s.literal("null"); err != nil {
+			return v, err
+		}
+		v.Kind = Null
+	default:
+		return v, ErrSyntax
+	}
+	v.Raw = s.data[start:s.pos]
+	v.Off = start
+	return v, nil
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		return ErrSyntax
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+// number validates an RFC 8259 number and bounds its length.
+func (s *scanner) number() error {
+	start := s.pos
+	if s.peek() == '-' {
+		s.pos++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.pos++
+	case c >= '1' && c <= '9':
+		for c := s.peek(); c >= '0' && c <= '9'; c = s.peek() {
+			s.pos++
+		}
+	default:
+		return ErrSyntax
+	}
+	if s.peek() == '.' {
+		s.pos++
+		if c := s.peek(); c < '0' || c > '9' {
+			return ErrSyntax
+		}
+		for c := s.peek(); c >= '0' && c <= '9'; c = s.peek() {
+			s.pos++
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.pos++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.pos++
+		}
+		if c := s.peek(); c < '0' || c > '9' {
+			return ErrSyntax
+		}
+		for c := s.peek(); c >= '0' && c <= '9'; c = s.peek() {
+			s.pos++
+		}
+	}
+	if s.pos-start > s.lim.MaxNumber {
+		return ErrNumber
+	}
+	return nil
+}
+
+// string validates a string starting at '"' and reports whether it holds
+// escapes. Control characters must be escaped; escapes must be valid; a
+// \u escape must not leave a lone surrogate.
+func (s *scanner) string() (escaped bool, err error) {
+	s.pos++ // opening quote
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return escaped, nil
+		case c < 0x20:
+			return false, ErrSyntax
+		case c == '\\':
+			escaped = true
+			s.pos++
+			switch s.next() {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				r, ok := s.hex4()
+				if !ok {
+					return false, ErrSyntax
+				}
+				if utf16.IsSurrogate(r) {
+					if r >= 0xDC00 || s.next() != '\\' || s.next() != 'u' {
+						return false, ErrUTF8
+					}
+					r2, ok := s.hex4()
+					if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+						return false, ErrUTF8
+					}
+				}
+			default:
+				return false, ErrSyntax
+			}
+		default:
+			s.pos++
+		}
+	}
+	return false, ErrSyntax
+}
+
+func (s *scanner) hex4() (rune, bool) {
+	if len(s.data)-s.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.data[s.pos : s.pos+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	s.pos += 4
+	return r, true
+}
+
+// unquote decodes a validated JSON string literal (with its quotes).
+func unquote(lit []byte) ([]byte, error) {
+	body := lit[1 : len(lit)-1]
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); {
+		c := body[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		i++
+		if i >= len(body) {
+			return nil, ErrSyntax
+		}
+		e := body[i]
+		i++
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			s := scanner{data: body, pos: i}
+			r, ok := s.hex4()
+			if !ok {
+				return nil, ErrSyntax
+			}
+			i = s.pos
+			if utf16.IsSurrogate(r) {
+				if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+					return nil, ErrUTF8
+				}
+				s.pos = i + 2
+				r2, ok := s.hex4()
+				if !ok {
+					return nil, ErrSyntax
+				}
+				i = s.pos
+				r = utf16.DecodeRune(r, r2)
+				if r == utf8.RuneError {
+					return nil, ErrUTF8
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, ErrSyntax
+		}
+	}
+	return out, nil
+}
