@@ -1,0 +1,191 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// Authenticate runs the whole pipeline for one request: it parses the
+// Authorization header values (exactly one; scheme Bearer,
+// case-insensitive; one or more spaces; a token68), verifies the token and
+// checks that it covers Config.Scopes and scopes. Transport adapters call
+// it with the header values they received: r.Header.Values("Authorization")
+// for HTTP, the "authorization" metadata values for gRPC.
+//
+// Errors: [ErrNoToken] (no header, or another scheme), [ErrInvalidRequest]
+// (several headers, an empty or comma-separated credential), any
+// [ErrInvalidToken] from [Verifier.Verify], or a [*ScopeError].
+func (v *Verifier) Authenticate(ctx context.Context, authorization []string, scopes ...string) (*Claims, error) {
+	c, err := v.authenticate(ctx, authorization, v.requiredScopes(scopes))
+	v.report(ctx, c, err)
+	return c, err
+}
+
+func (v *Verifier) authenticate(ctx context.Context, authorization []string, required []string) (*Claims, error) {
+	tok, err := v.bearerToken(authorization)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.verify(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkScopes(c, required); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// bearerToken applies pipeline step 1 to the Authorization header values.
+func (v *Verifier) bearerToken(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", ErrNoToken
+	case 1:
+	default:
+		return "", fail(ErrInvalidRequest, "more than one Authorization header")
+	}
+	h := values[0]
+	if len(h) > v.cfg.maxToken+len("Bearer ") {
+		return "", fail(ErrMalformed, "Authorization header too large")
+	}
+	const scheme = "bearer"
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		if strings.TrimSpace(h) == "" {
+			return "", fail(ErrInvalidRequest, "empty Authorization header")
+		}
+		// Another scheme (Basic, DPoP, ...): no bearer credentials.
+		return "", ErrNoToken
+	}
+	rest := h[len(scheme):]
+	if rest == "" {
+		return "", fail(ErrInvalidRequest, "Bearer without a token")
+	}
+	if rest[0] != ' ' {
+		return "", fail(ErrInvalidRequest, "Bearer not followed by a space")
+	}
+	tok := strings.TrimLeft(rest, " ")
+	if tok == "" {
+		return "", fail(ErrInvalidRequest, "Bearer without a token")
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c == ',' || c < 0x20 || c == 0x7f {
+			return "", fail(ErrInvalidRequest, "Authorization header holds a list or control characters")
+		}
+	}
+	return tok, nil
+}
+
+// CheckScopes reports whether c covers Config.Scopes and scopes, honouring
+// Config.ScopeCovers. It returns nil or a [*ScopeError] listing every
+// required scope and the missing ones.
+func (v *Verifier) CheckScopes(c *Claims, scopes ...string) error {
+	return v.checkScopes(c, v.requiredScopes(scopes))
+}
+
+func (v *Verifier) checkScopes(c *Claims, required []string) error {
+	var missing []string
+	for _, r := range required {
+		if !v.covered(c.Scopes, r) {
+			missing = append(missing, r)
+		}
+	}
+	if missing != nil {
+		return &ScopeError{Required: required, Missing: missing}
+	}
+	return nil
+}
+
+func (v *Verifier) covered(granted []string, required string) bool {
+	for _, g := range granted {
+		if g == required || (v.cfg.covers != nil && v.cfg.covers(g, required)) {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredScopes returns Config.Scopes followed by the extra scopes not
+// already in it. Without extra scopes it does not allocate.
+func (v *Verifier) requiredScopes(extra []string) []string {
+	if len(extra) == 0 {
+		return v.cfg.scopes
+	}
+	out := append([]string(nil), v.cfg.scopes...)
+	for _, s := range extra {
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Handler returns middleware that admits only requests with a valid token
+// for this resource covering Config.Scopes. It stores the claims in the
+// request context ([ClaimsFromContext]) and calls next; otherwise it
+// answers with [Verifier.WriteError] and does not call next. Tokens in the
+// query string, form body or cookies are ignored (OAuth 2.1 §5.1).
+//
+// With chi: r.Use(v.Handler).
+func (v *Verifier) Handler(next http.Handler) http.Handler {
+	return v.guard(next, v.cfg.scopes)
+}
+
+// RequireScopes returns middleware that requires scopes (in addition to
+// Config.Scopes) for the routes it wraps. Behind [Verifier.Handler] it
+// checks the claims already in the context; on its own it verifies the
+// request itself. A missing scope is answered 403 insufficient_scope with
+// every scope the route requires, in one challenge (MCP 2026-07-28
+// §11.1.1).
+//
+// A scope that is not a valid RFC 6749 scope-token (or offline_access)
+// makes the returned middleware refuse every request with 500, fail closed,
+// and log the problem at Error level.
+//
+// With chi: r.With(v.RequireScopes("files:read")).Get(...).
+func (v *Verifier) RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	var bad []string
+	for _, s := range scopes {
+		if err := checkScopeToken(s); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	required := v.requiredScopes(scopes)
+	return func(next http.Handler) http.Handler {
+		if bad != nil {
+			v.cfg.logger.Error("audguard: RequireScopes called with invalid scopes; refusing every request", slog.Any("problems", bad))
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			})
+		}
+		inner := v.guard(next, required)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := ClaimsFromContext(r.Context())
+			if !ok {
+				inner.ServeHTTP(w, r)
+				return
+			}
+			if err := v.checkScopes(c, required); err != nil {
+				v.report(r.Context(), nil, err)
+				v.ErrorResponse(err).Write(w)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (v *Verifier) guard(next http.Handler, required []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		c, err := v.authenticate(ctx, r.Header.Values("Authorization"), required)
+		v.report(ctx, c, err)
+		if err != nil {
+			v.ErrorResponse(err, required...).Write(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithClaims(ctx, c)))
+	})
+}

@@ -1,0 +1,688 @@
+package middleware
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/audguard/audguard/internal/jose"
+	"github.com/audguard/audguard/jwks"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+)
+
+// Verifier verifies access tokens for one resource. It is safe for
+// concurrent use. Create it with [New]; call [Verifier.Close] when done if
+// any issuer uses a remote JWKS.
+type Verifier struct {
+	cfg     config
+	issuers map[string]*issuerState
+	remotes []*jwks.Remote
+	cache   *tokenCache
+}
+
+type issuerState struct {
+	url  string
+	keys KeySource
+}
+
+// New validates cfg and returns a Verifier. All configuration problems are
+// reported together, joined in one error. New performs no network I/O and
+// starts no goroutine: remote key sets are fetched on first use.
+func New(cfg Config) (*Verifier, error) {
+	c, errs := cfg.validate()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("audguard: invalid configuration:\n  %w", joinIndented(errs))
+	}
+	v := &Verifier{cfg: c, issuers: make(map[string]*issuerState, len(cfg.Issuers))}
+	for _, is := range cfg.Issuers {
+		keys := is.Keys
+		if keys == nil {
+			r, err := jwks.NewRemote(v.remoteConfig(cfg, is))
+			if err != nil {
+				v.Close()
+				return nil, fmt.Errorf("audguard: invalid configuration: issuer %q: %w", is.URL, err)
+			}
+			v.remotes = append(v.remotes, r)
+			keys = r
+		}
+		v.issuers[is.URL] = &issuerState{url: is.URL, keys: keys}
+	}
+	if c.cacheSize > 0 {
+		v.cache = newTokenCache(c.cacheSize)
+	}
+	return v, nil
+}
+
+func (v *Verifier) remoteConfig(cfg Config, is Issuer) jwks.RemoteConfig {
+	o := cfg.JWKS
+	if o.HTTPClient == nil {
+		o.HTTPClient = cfg.HTTPClient
+	}
+	if o.Logger == nil {
+		o.Logger = v.cfg.logger
+	}
+	if o.Now == nil {
+		o.Now = cfg.Now
+	}
+	if cfg.AllowHTTPLoopback {
+		o.AllowHTTPLoopback = true
+	}
+	if obs := cfg.Observer; obs != nil {
+		prev := o.OnFetch
+		o.OnFetch = func(e jwks.FetchEvent) {
+			if prev != nil {
+				prev(e)
+			}
+			fe := e
+			obs(Event{Kind: EventKeyFetch, Issuer: is.URL, Err: e.Err, Fetch: &fe})
+		}
+	}
+	return jwks.RemoteConfig{Issuer: is.URL, JWKSURI: is.JWKSURI, Options: o}
+}
+
+// Close stops the background refresh of the remote key sets New created.
+// Keys passed in Config are not closed. Close is safe to call more than once.
+func (v *Verifier) Close() error {
+	var errs []error
+	for _, r := range v.remotes {
+		if err := r.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Refresh fetches the key sets of every issuer that uses a remote JWKS. It
+// is optional (keys are fetched on first use); call it at start-up to warm
+// the cache or to fail fast on a misconfigured issuer.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, r := range v.remotes {
+		if err := r.Refresh(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resource returns the canonical resource URI, as configured.
+func (v *Verifier) Resource() string { return v.cfg.resource }
+
+// Verify checks a compact JWS access token and returns its claims. It runs
+// the whole pipeline except scopes: shape, JOSE header rules, issuer
+// selection by exact "iss", key lookup within that issuer, signature,
+// audience, lifetime, claim types and profile. Scope requirements are
+// checked by [Verifier.Authenticate], [Verifier.Handler] and
+// [Verifier.CheckScopes].
+//
+// Every failure wraps [ErrInvalidToken] and one finer sentinel.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verify(ctx, token)
+	v.report(ctx, c, err)
+	return c, err
+}
+
+// verify is Verify without reporting.
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+	now := v.cfg.now()
+	var h1, h2 uint64
+	if v.cache != nil {
+		h1, h2 = v.cache.hash(token)
+		if c, ok := v.cache.get(ctx, h1, h2, now, v.cfg.leeway); ok {
+			return c, nil
+		}
+	}
+	var t parsedToken
+	if err := v.parse(token, &t); err != nil {
+		return nil, err
+	}
+	is, key, err := v.selectKey(ctx, &t)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(key, &t); err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(&t, now); err != nil {
+		return nil, err
+	}
+	c := t.claims(is.url, v.cfg.scp)
+	if v.cache != nil {
+		v.cache.put(h1, h2, c, key, is.keys)
+	}
+	return c.clone(), nil
+}
+
+// parsedToken is one token under verification. Its strings point into the
+// decoded header and payload, which are each held by a single allocation.
+type parsedToken struct {
+	parts jose.Parts
+
+	alg, kid, typ string
+	hasKID        bool
+	hasTyp        bool
+
+	payload string // decoded claims set
+
+	iss, sub, clientID, jti, scope string
+	hasIss                         bool
+	aud                            jose.Value // String or Array, validated
+	hasAud                         bool
+	exp, nbf, iat                  float64
+	hasExp, hasNbf, hasIat         bool
+	scp                            jose.Value
+	hasScp                         bool
+	hasCnf                         bool
+	// claimErr is the first claim-type problem found while scanning. It
+	// is reported after the signature check (pipeline step 7), so an
+	// unsigned token learns nothing from it.
+	claimErr error
+}
+
+// refusedHeaders are JOSE header parameters audguard never honours
+// (standards-and-attacks §3 B2, B18-B21, D1-D4). JWE-only parameters mark a
+// JWE presented as a JWS.
+var refusedHeaders = map[string]string{
+	"crit": "crit (no extension is understood)",
+	"b64":  "b64 (unencoded payloads are not JWTs)",
+	"zip":  "zip (compression is JWE-only)",
+	"enc":  "enc (JWE is not accepted)",
+	"epk":  "epk (JWE is not accepted)",
+	"apu":  "apu (JWE is not accepted)",
+	"apv":  "apv (JWE is not accepted)",
+	"iv":   "iv (JWE is not accepted)",
+	"tag":  "tag (JWE is not accepted)",
+	"p2s":  "p2s (JWE is not accepted)",
+	"p2c":  "p2c (JWE is not accepted)",
+	"jwk":  "jwk (embedded keys are never trusted)",
+	"jku":  "jku (key URLs are never dereferenced)",
+	"x5u":  "x5u (certificate URLs are never dereferenced)",
+	"x5c":  "x5c (no X.509 trust path)",
+}
+
+const maxKIDLen = 256
+
+// parse runs pipeline steps 2 and 3 (shape and header) and scans the
+// claims set.
+func (v *Verifier) parse(raw string, t *parsedToken) error {
+	parts, err := jose.Split(raw, v.cfg.maxToken)
+	if err != nil {
+		return failWith(ErrMalformed, "shape", err)
+	}
+	t.parts = parts
+
+	hdoc, hdr, err := jose.DecodeString(parts.Header)
+	if err != nil {
+		return failWith(ErrMalformed, "header", err)
+	}
+	var hasAlg bool
+	var refused string
+	err = jose.ForEachMember(hdr, jose.DefaultLimits, func(name []byte, val jose.Value) error {
+		switch string(name) {
+		case "alg":
+			s, err := val.Text(hdoc)
+			if err != nil {
+				return errors.New(`"alg" is not a string`)
+			}
+			t.alg, hasAlg = s, true
+		case "kid":
+			s, err := val.Text(hdoc)
+			if err != nil {
+				return errors.New(`"kid" is not a string`)
+			}
+			if s == "" || len(s) > maxKIDLen || !printableUTF8(s) {
+				return errors.New(`"kid" is empty, too long or has control characters`)
+			}
+			t.kid, t.hasKID = s, true
+		case "typ":
+			s, err := val.Text(hdoc)
+			if err != nil {
+				return errors.New(`"typ" is not a string`)
+			}
+			t.typ, t.hasTyp = s, true
+		case "cty":
+			s, err := val.Text(hdoc)
+			if err != nil {
+				return errors.New(`"cty" is not a string`)
+			}
+			if mediaTypeIs(s, "jwt") && refused == "" {
+				refused = "cty JWT (nested tokens are not accepted)"
+			}
+		default:
+			if why, ok := refusedHeaders[string(name)]; ok && refused == "" {
+				refused = why
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return failWith(ErrMalformed, "header", err)
+	}
+	if !hasAlg {
+		return fail(ErrMalformed, `header has no "alg"`)
+	}
+	if !v.cfg.algs[t.alg] {
+		return fail(ErrHeader, "alg is not in the allow-list")
+	}
+	if refused != "" {
+		return fail(ErrHeader, "header parameter "+refused)
+	}
+	if !v.typAccepted(t) {
+		return fail(ErrHeader, "typ is not accepted by the "+v.cfg.typ.String()+" policy")
+	}
+
+	payload, pl, err := jose.DecodeString(parts.Payload)
+	if err != nil {
+		return failWith(ErrMalformed, "payload", err)
+	}
+	t.payload = payload
+	if err := jose.ForEachMember(pl, jose.DefaultLimits, t.scanClaim); err != nil {
+		return failWith(ErrMalformed, "claims set", err)
+	}
+	return nil
+}
+
+func (v *Verifier) typAccepted(t *parsedToken) bool {
+	if v.cfg.typ == TypStrict {
+		return t.hasTyp && mediaTypeIs(t.typ, "at+jwt")
+	}
+	return !t.hasTyp || mediaTypeIs(t.typ, "jwt") || mediaTypeIs(t.typ, "at+jwt")
+}
+
+// mediaTypeIs compares a "typ"/"cty" value with a media subtype, case
+// insensitively, with or without the "application/" prefix (RFC 7515
+// §4.1.9).
+func mediaTypeIs(v, subtype string) bool {
+	if len(v) > len("application/") && strings.EqualFold(v[:len("application/")], "application/") {
+		v = v[len("application/"):]
+	}
+	return strings.EqualFold(v, subtype)
+}
+
+// scanClaim records one claim. Type problems are kept in claimErr and
+// reported after the signature check.
+func (t *parsedToken) scanClaim(name []byte, val jose.Value) error {
+	typeErr := func(what string) {
+		if t.claimErr == nil {
+			t.claimErr = fail(ErrMalformed, what)
+		}
+	}
+	str := func(dst *string, claim string) bool {
+		s, err := val.Text(t.payload)
+		if err != nil {
+			typeErr(`"` + claim + `" is not a string`)
+			return false
+		}
+		*dst = s
+		return true
+	}
+	date := func(dst *float64, has *bool, claim string) {
+		f, err := val.Float()
+		if err != nil {
+			typeErr(`"` + claim + `" is not a NumericDate`)
+			return
+		}
+		*dst, *has = f, true
+	}
+	switch string(name) {
+	case "iss":
+		t.hasIss = str(&t.iss, "iss")
+	case "sub":
+		str(&t.sub, "sub")
+	case "client_id":
+		str(&t.clientID, "client_id")
+	case "jti":
+		str(&t.jti, "jti")
+	case "scope":
+		if str(&t.scope, "scope") && !validScopeClaim(t.scope) {
+			typeErr(`"scope" has characters outside RFC 6749 §3.3`)
+		}
+	case "scp":
+		t.scp, t.hasScp = val, true
+	case "aud":
+		t.aud, t.hasAud = val, val.Kind != jose.Null
+	case "exp":
+		date(&t.exp, &t.hasExp, "exp")
+	case "nbf":
+		date(&t.nbf, &t.hasNbf, "nbf")
+	case "iat":
+		date(&t.iat, &t.hasIat, "iat")
+	case "cnf":
+		t.hasCnf = true
+	}
+	return nil
+}
+
+// validScopeClaim accepts scope-tokens (NQCHAR) separated by spaces.
+func validScopeClaim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && !scopeChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// selectKey runs pipeline steps 4 and 5: the unverified "iss" selects the
+// issuer, and only that issuer's key source is asked for the key.
+func (v *Verifier) selectKey(ctx context.Context, t *parsedToken) (*issuerState, *jwks.Key, error) {
+	if !t.hasIss {
+		if t.claimErr != nil {
+			return nil, nil, fail(ErrIssuer, `"iss" is missing or not a string`)
+		}
+		return nil, nil, fail(ErrIssuer, `"iss" is missing`)
+	}
+	is, ok := v.issuers[t.iss]
+	if !ok {
+		return nil, nil, fail(ErrIssuer, "iss is not a configured issuer")
+	}
+	key, err := is.keys.Key(ctx, t.kid, t.alg)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwks.ErrUnavailable):
+		return nil, nil, failWith(ErrKeysUnavailable, "issuer key source", err)
+	default:
+		return nil, nil, failWith(ErrSignature, "key lookup", err)
+	}
+	if key == nil || key.Algorithm() != t.alg {
+		// A key source must bind each key to one algorithm; refuse a
+		// source that returns a key for another one.
+		return nil, nil, fail(ErrSignature, "key is not bound to the token's alg")
+	}
+	return is, key, nil
+}
+
+// verifySignature is pipeline step 6, with the key converted to its crypto
+// type when the key set was loaded.
+func verifySignature(key *jwks.Key, t *parsedToken) error {
+	var sigBuf [1024]byte
+	if jose.DecodedLen(len(t.parts.Signature)) > len(sigBuf) {
+		return fail(ErrSignature, "signature too long")
+	}
+	sig, err := jose.Decode(sigBuf[:0], t.parts.Signature)
+	if err != nil {
+		return failWith(ErrMalformed, "signature", err)
+	}
+	input := unsafe.Slice(unsafe.StringData(t.parts.SigningInput), len(t.parts.SigningInput))
+	if err := verifyWith(key.Public(), t.alg, input, sig); err != nil {
+		return fail(ErrSignature, "signature does not verify")
+	}
+	return nil
+}
+
+func verifyWith(pub crypto.PublicKey, alg string, input, sig []byte) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, false)
+		case "RS384":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, false)
+		case "RS512":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, false)
+		case "PS256":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, true)
+		case "PS384":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, true)
+		case "PS512":
+			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, true)
+		}
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA256)
+		case "ES384":
+			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA384)
+		case "ES512":
+			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA512)
+		}
+	case ed25519.PublicKey:
+		if alg == "EdDSA" || alg == "Ed25519" {
+			return jwsbb.VerifyEdDSA(k, input, sig)
+		}
+	}
+	return errors.New("key type does not fit alg")
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z; larger dates are refused before
+// any float-to-integer conversion (standards-and-attacks §3 F6).
+const maxNumericDate = 253402300799
+
+func toTime(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+}
+
+// checkClaims is pipeline step 7.
+func (v *Verifier) checkClaims(t *parsedToken, now time.Time) error {
+	if t.claimErr != nil {
+		return t.claimErr
+	}
+	if err := v.checkAudience(t); err != nil {
+		return err
+	}
+	if err := v.checkTimes(t, now); err != nil {
+		return err
+	}
+	return v.checkProfile(t, now)
+}
+
+func (v *Verifier) checkAudience(t *parsedToken) error {
+	if !t.hasAud {
+		return fail(ErrAudience, `"aud" is missing`)
+	}
+	switch t.aud.Kind {
+	case jose.String:
+		s, _ := t.aud.Text(t.payload)
+		if len(s) > 2048 {
+			return fail(ErrAudience, `"aud" is too long`)
+		}
+		if !v.cfg.matcher.Match(s) {
+			return fail(ErrAudience, `"aud" does not name this resource`)
+		}
+		return nil
+	case jose.Array:
+		n, matched := 0, false
+		err := t.aud.ForEachElement(func(e jose.Value) error {
+			n++
+			if n > MaxAudiences {
+				return errors.New(`"aud" has too many entries`)
+			}
+			s, err := e.Text(t.payload)
+			if err != nil {
+				return errors.New(`"aud" has a non-string entry`)
+			}
+			if len(s) > 2048 {
+				return errors.New(`"aud" has an entry that is too long`)
+			}
+			if !matched && v.cfg.matcher.Match(s) {
+				matched = true
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			return failWith(ErrAudience, "", err)
+		case n == 0:
+			return fail(ErrAudience, `"aud" is an empty array`)
+		case !matched:
+			return fail(ErrAudience, `"aud" does not name this resource`)
+		case n > 1 && v.cfg.multiAud:
+			return fail(ErrAudience, `"aud" names more than one audience`)
+		}
+		return nil
+	}
+	return fail(ErrAudience, `"aud" is neither a string nor an array of strings`)
+}
+
+func (v *Verifier) checkTimes(t *parsedToken, now time.Time) error {
+	lw := v.cfg.leeway
+	if !t.hasExp {
+		return fail(ErrExpired, `"exp" is missing`)
+	}
+	for _, d := range [...]struct {
+		has bool
+		val float64
+	}{{t.hasExp, t.exp}, {t.hasNbf, t.nbf}, {t.hasIat, t.iat}} {
+		if d.has && (d.val > maxNumericDate || d.val < -maxNumericDate) {
+			return fail(ErrMalformed, "a NumericDate is out of range")
+		}
+	}
+	if !now.Before(toTime(t.exp).Add(lw)) {
+		return fail(ErrExpired, "exp is in the past")
+	}
+	if t.hasNbf && now.Add(lw).Before(toTime(t.nbf)) {
+		return fail(ErrNotYetValid, "nbf is in the future")
+	}
+	if t.hasIat && now.Add(lw).Before(toTime(t.iat)) {
+		return fail(ErrNotYetValid, "iat is in the future")
+	}
+	return nil
+}
+
+func (v *Verifier) checkProfile(t *parsedToken, now time.Time) error {
+	if t.hasCnf {
+		return fail(ErrClaims, `"cnf" binds the token to a key that Bearer cannot prove (RFC 9449 §7, RFC 8705 §3)`)
+	}
+	if v.cfg.typ == TypStrict {
+		switch {
+		case t.sub == "":
+			return fail(ErrClaims, `"sub" is required by the strict profile`)
+		case t.clientID == "":
+			return fail(ErrClaims, `"client_id" is required by the strict profile`)
+		case !t.hasIat:
+			return fail(ErrClaims, `"iat" is required by the strict profile`)
+		case t.jti == "":
+			return fail(ErrClaims, `"jti" is required by the strict profile`)
+		}
+	}
+	if v.cfg.scp && t.hasScp {
+		if err := forEachSCP(t, func(string) {}); err != nil {
+			return err
+		}
+	}
+	if max := v.cfg.maxLifetime; max > 0 {
+		start := now
+		if t.hasIat {
+			start = toTime(t.iat)
+		}
+		if toTime(t.exp).Sub(start) > max {
+			return fail(ErrClaims, "token lifetime exceeds MaxTokenLifetime")
+		}
+	}
+	return nil
+}
+
+// forEachSCP walks an "scp" claim: a string of space-separated scopes or an
+// array of scope strings.
+func forEachSCP(t *parsedToken, fn func(string)) error {
+	bad := fail(ErrMalformed, `"scp" is not a string or an array of scope strings`)
+	switch t.scp.Kind {
+	case jose.String:
+		s, _ := t.scp.Text(t.payload)
+		if !validScopeClaim(s) {
+			return bad
+		}
+		for _, f := range strings.Fields(s) {
+			fn(f)
+		}
+		return nil
+	case jose.Array:
+		err := t.scp.ForEachElement(func(e jose.Value) error {
+			s, err := e.Text(t.payload)
+			if err != nil || s == "" || strings.IndexByte(s, ' ') >= 0 || !validScopeClaim(s) {
+				return bad
+			}
+			fn(s)
+			return nil
+		})
+		if err != nil {
+			return bad
+		}
+		return nil
+	}
+	return bad
+}
+
+// claims builds the Claims of a token that passed every check.
+func (t *parsedToken) claims(issuer string, scp bool) *Claims {
+	c := &Claims{
+		Issuer:    issuer,
+		Subject:   t.sub,
+		ClientID:  t.clientID,
+		Scope:     t.scope,
+		ID:        t.jti,
+		Expiry:    toTime(t.exp),
+		KeyID:     t.kid,
+		Algorithm: t.alg,
+		raw:       t.payload,
+	}
+	if t.hasNbf {
+		c.NotBefore = toTime(t.nbf)
+	}
+	if t.hasIat {
+		c.IssuedAt = toTime(t.iat)
+	}
+	if t.aud.Kind == jose.String {
+		s, _ := t.aud.Text(t.payload)
+		c.Audience = []string{s}
+	} else {
+		_ = t.aud.ForEachElement(func(e jose.Value) error {
+			s, _ := e.Text(t.payload)
+			c.Audience = append(c.Audience, s)
+			return nil
+		})
+	}
+	c.Scopes = splitScopes(t.scope)
+	if scp && t.hasScp {
+		_ = forEachSCP(t, func(s string) {
+			if !contains(c.Scopes, s) {
+				c.Scopes = append(c.Scopes, s)
+			}
+		})
+	}
+	return c
+}
+
+// splitScopes splits a validated "scope" claim on spaces with one
+// allocation.
+func splitScopes(s string) []string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && (i == 0 || s[i-1] == ' ') {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		if i > 0 {
+			out = append(out, s[:i])
+		}
+		s = s[i+1:]
+	}
+	return out
+}
+
+func joinIndented(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}
