@@ -17,11 +17,14 @@ import (
 )
 
 // Token describes a token to mint with [Issuer.Sign]. The zero value mints
-// a valid access token for no resource: set Claims["aud"], or start from
-// [Issuer.Claims]. Every field exists to build one kind of broken token.
+// a token with the default claims and no audience; start from
+// [Issuer.Claims] to mint one for a resource. Every other field exists to
+// build one kind of broken token.
 type Token struct {
-	// Claims are merged over the defaults (iss, sub, client_id, iat, nbf,
-	// exp, jti). A nil value removes a default claim.
+	// Claims is the whole claims set; start from [Issuer.Claims] and
+	// change or delete members. Nil mints the default claims (iss, sub,
+	// client_id, iat, nbf, exp, jti) with no "aud". Members with a nil
+	// value are left out.
 	Claims map[string]any
 	// Header is merged over the default header (alg of the signing key,
 	// kid, typ "at+jwt"). A nil value removes a member ("kid": nil mints a
@@ -117,8 +120,13 @@ func (i *Issuer) Sign(t Token) (string, error) {
 	}
 	claimsJSON := t.RawClaims
 	if claimsJSON == "" {
-		c := i.Claims("")
-		merge(c, t.Claims)
+		c := t.Claims
+		if c == nil {
+			c = i.Claims("")
+		} else {
+			c = make(map[string]any, len(t.Claims))
+			merge(c, t.Claims)
+		}
 		b, err := json.Marshal(c)
 		if err != nil {
 			return "", err
