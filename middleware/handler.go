@@ -71,11 +71,27 @@ func (v *Verifier) bearerToken(values []string) (string, error) {
 		return "", fail(ErrInvalidRequest, "Bearer without a token")
 	}
 	for i := 0; i < len(tok); i++ {
-		if c := tok[i]; c == ',' || c < 0x20 || c == 0x7f {
-			return "", fail(ErrInvalidRequest, "Authorization header holds a list or control characters")
+		switch c := tok[i]; {
+		case c < 0x20 || c == 0x7f:
+			return "", fail(ErrInvalidRequest, "Authorization header holds control characters")
+		case c == ',' && startsCredentials(tok[i+1:]):
+			return "", fail(ErrInvalidRequest, "Authorization header holds a list of credentials")
 		}
 	}
 	return tok, nil
+}
+
+// startsCredentials reports whether s (what follows a comma) starts
+// another set of credentials: optional spaces, an auth-scheme, a space.
+// That is the shape of two Authorization headers joined by a proxy
+// ("Bearer a, Bearer b"); any other comma just makes the token malformed.
+func startsCredentials(s string) bool {
+	s = strings.TrimLeft(s, " ")
+	n := 0
+	for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9' || s[n] == '-') {
+		n++
+	}
+	return n > 0 && (n == len(s) || s[n] == ' ')
 }
 
 // CheckScopes reports whether c covers Config.Scopes and scopes, honouring
