@@ -167,8 +167,10 @@ type parsedToken struct {
 	parts jose.Parts
 
 	alg, kid, typ string
+	hasAlg        bool
 	hasKID        bool
 	hasTyp        bool
+	refused       string // first refused header parameter, with the reason
 
 	payload string // decoded claims set
 
@@ -213,18 +215,34 @@ const maxKIDLen = 256
 // parse runs pipeline steps 2 and 3 (shape and header) and scans the
 // claims set.
 func (v *Verifier) parse(raw string, t *parsedToken) error {
-	parts, err := jose.Split(raw, v.cfg.maxToken)
+	if err := t.split(raw, v.cfg.maxToken); err != nil {
+		return err
+	}
+	if err := t.scanHeader(); err != nil {
+		return err
+	}
+	if err := v.checkHeader(t); err != nil {
+		return err
+	}
+	return t.scanPayload()
+}
+
+func (t *parsedToken) split(raw string, max int) error {
+	parts, err := jose.Split(raw, max)
 	if err != nil {
 		return failWith(ErrMalformed, "shape", err)
 	}
 	t.parts = parts
+	return nil
+}
 
-	hdoc, hdr, err := jose.DecodeString(parts.Header)
+// scanHeader decodes the JOSE header and records alg, kid, typ and the
+// first refused parameter.
+func (t *parsedToken) scanHeader() error {
+	hdoc, hdr, err := jose.DecodeString(t.parts.Header)
 	if err != nil {
 		return failWith(ErrMalformed, "header", err)
 	}
-	var hasAlg bool
-	var refused string
 	err = jose.ForEachMember(hdr, jose.DefaultLimits, func(name []byte, val jose.Value) error {
 		switch string(name) {
 		case "alg":
@@ -232,7 +250,7 @@ func (v *Verifier) parse(raw string, t *parsedToken) error {
 			if err != nil {
 				return errors.New(`"alg" is not a string`)
 			}
-			t.alg, hasAlg = s, true
+			t.alg, t.hasAlg = s, true
 		case "kid":
 			s, err := val.Text(hdoc)
 			if err != nil {
@@ -253,12 +271,12 @@ func (v *Verifier) parse(raw string, t *parsedToken) error {
 			if err != nil {
 				return errors.New(`"cty" is not a string`)
 			}
-			if mediaTypeIs(s, "jwt") && refused == "" {
-				refused = "cty JWT (nested tokens are not accepted)"
+			if mediaTypeIs(s, "jwt") && t.refused == "" {
+				t.refused = "cty JWT (nested tokens are not accepted)"
 			}
 		default:
-			if why, ok := refusedHeaders[string(name)]; ok && refused == "" {
-				refused = why
+			if why, ok := refusedHeaders[string(name)]; ok && t.refused == "" {
+				t.refused = why
 			}
 		}
 		return nil
@@ -266,20 +284,30 @@ func (v *Verifier) parse(raw string, t *parsedToken) error {
 	if err != nil {
 		return failWith(ErrMalformed, "header", err)
 	}
-	if !hasAlg {
+	if !t.hasAlg {
 		return fail(ErrMalformed, `header has no "alg"`)
 	}
+	return nil
+}
+
+// checkHeader applies the header rules: algorithm allow-list (exact,
+// case-sensitive), refused parameters, typ policy.
+func (v *Verifier) checkHeader(t *parsedToken) error {
 	if !v.cfg.algs[t.alg] {
 		return fail(ErrHeader, "alg is not in the allow-list")
 	}
-	if refused != "" {
-		return fail(ErrHeader, "header parameter "+refused)
+	if t.refused != "" {
+		return fail(ErrHeader, "header parameter "+t.refused)
 	}
 	if !v.typAccepted(t) {
 		return fail(ErrHeader, "typ is not accepted by the "+v.cfg.typ.String()+" policy")
 	}
+	return nil
+}
 
-	payload, pl, err := jose.DecodeString(parts.Payload)
+// scanPayload decodes the claims set and records the registered claims.
+func (t *parsedToken) scanPayload() error {
+	payload, pl, err := jose.DecodeString(t.parts.Payload)
 	if err != nil {
 		return failWith(ErrMalformed, "payload", err)
 	}
@@ -475,6 +503,8 @@ func (v *Verifier) checkClaims(t *parsedToken, now time.Time) error {
 	return v.checkProfile(t, now)
 }
 
+const detailAudNoMatch = `"aud" does not name this resource`
+
 func (v *Verifier) checkAudience(t *parsedToken) error {
 	if !t.hasAud {
 		return fail(ErrAudience, `"aud" is missing`)
@@ -486,7 +516,7 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 			return fail(ErrAudience, `"aud" is too long`)
 		}
 		if !v.cfg.matcher.Match(s) {
-			return fail(ErrAudience, `"aud" does not name this resource`)
+			return fail(ErrAudience, detailAudNoMatch)
 		}
 		return nil
 	case jose.Array:
@@ -514,7 +544,7 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		case n == 0:
 			return fail(ErrAudience, `"aud" is an empty array`)
 		case !matched:
-			return fail(ErrAudience, `"aud" does not name this resource`)
+			return fail(ErrAudience, detailAudNoMatch)
 		case n > 1 && v.cfg.multiAud:
 			return fail(ErrAudience, `"aud" names more than one audience`)
 		}
