@@ -215,9 +215,20 @@ func explainError(err error) string {
 	if errors.As(err, &se) {
 		return fmt.Sprintf("missing %v of the required %v", se.Missing, se.Required)
 	}
+	var de *detailError
+	if errors.As(err, &de) && de.detail != "" {
+		if de.cause != nil {
+			return de.detail + ": " + de.cause.Error()
+		}
+		return de.detail
+	}
 	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "audguard: invalid token: ")
-	return msg
+	for _, s := range []error{ErrMalformed, ErrHeader, ErrSignature, ErrIssuer, ErrAudience, ErrExpired, ErrNotYetValid, ErrClaims, ErrKeysUnavailable} {
+		if p := s.Error() + ": "; strings.HasPrefix(msg, p) {
+			return msg[len(p):]
+		}
+	}
+	return strings.TrimPrefix(msg, "audguard: ")
 }
 
 func headerSummary(t *parsedToken) string {

@@ -1,0 +1,123 @@
+package middleware_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/audguard/audguard/middleware"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClaimsInContext(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(map[string]any{"scope": "read write", "tenant": "acme", "roles": []string{"admin"}})
+	var got *middleware.Claims
+	h := e.v.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = middleware.ClaimsFromContext(r.Context())
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.NotNil(t, got)
+	require.Equal(t, e.iss.URL(), got.Issuer)
+	require.Equal(t, "user-1", got.Subject, "H9: the verified subject is available for state-handle binding")
+	require.Equal(t, "audtest-client", got.ClientID)
+	require.Equal(t, []string{resource}, got.Audience)
+	require.Equal(t, []string{"read", "write"}, got.Scopes)
+	require.Equal(t, "read write", got.Scope)
+	require.True(t, got.HasScope("write"))
+	require.False(t, got.HasScope("Write"))
+	require.Equal(t, "RS256", got.Algorithm)
+	require.Equal(t, clock.Add(5*60e9), got.Expiry)
+	require.Equal(t, clock, got.IssuedAt)
+	require.NotEmpty(t, got.ID)
+
+	var custom struct {
+		Tenant string   `json:"tenant"`
+		Roles  []string `json:"roles"`
+	}
+	require.NoError(t, got.Decode(&custom))
+	require.Equal(t, "acme", custom.Tenant)
+	require.Equal(t, []string{"admin"}, custom.Roles)
+	raw := got.RawJSON()
+	raw[0] = 'X'
+	require.Equal(t, byte('{'), got.RawJSON()[0], "RawJSON returns a copy")
+
+	_, ok := middleware.ClaimsFromContext(context.Background())
+	require.False(t, ok)
+	ctx := middleware.ContextWithClaims(context.Background(), got)
+	back, ok := middleware.ClaimsFromContext(ctx)
+	require.True(t, ok)
+	require.Same(t, got, back)
+	_, ok = middleware.ClaimsFromContext(middleware.ContextWithClaims(context.Background(), nil))
+	require.False(t, ok)
+}
+
+func TestRequireScopes(t *testing.T) {
+	e := newEnv(t, func(c *middleware.Config) { c.Scopes = []string{"read"} })
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+
+	t.Run("behind_handler", func(t *testing.T) {
+		h := e.v.Handler(e.v.RequireScopes("write", "admin")(next))
+		rec, _ := serve(e.v, h, "Bearer "+e.token(map[string]any{"scope": "read write"}))
+		require.Equal(t, http.StatusForbidden, rec.Code)
+		scope, _ := challengeParam(rec.Header().Get("WWW-Authenticate"), "scope")
+		require.Equal(t, "read write admin", scope, "every scope the route requires, in one challenge")
+		rec, _ = serve(e.v, h, "Bearer "+e.token(map[string]any{"scope": "admin read write"}))
+		require.Equal(t, http.StatusNoContent, rec.Code)
+	})
+	t.Run("standalone_verifies_itself", func(t *testing.T) {
+		h := e.v.RequireScopes("write")(next)
+		rec, _ := serve(e.v, h)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		scope, _ := challengeParam(rec.Header().Get("WWW-Authenticate"), "scope")
+		require.Equal(t, "read write", scope)
+		rec, _ = serve(e.v, h, "Bearer "+e.token(map[string]any{"scope": "read write"}))
+		require.Equal(t, http.StatusNoContent, rec.Code)
+		rec, _ = serve(e.v, h, "Bearer "+e.token(map[string]any{"scope": "write", "aud": "https://x.example"}))
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+	})
+	t.Run("invalid_scope_fails_closed", func(t *testing.T) {
+		for _, bad := range []string{"offline_access", "a b", ""} {
+			h := e.v.Handler(e.v.RequireScopes(bad)(next))
+			rec, _ := serve(e.v, h, "Bearer "+e.token(map[string]any{"scope": "read offline_access"}))
+			require.Equal(t, http.StatusInternalServerError, rec.Code, bad)
+		}
+	})
+	t.Run("check_scopes", func(t *testing.T) {
+		c, err := e.v.Verify(context.Background(), e.token(map[string]any{"scope": "read"}))
+		require.NoError(t, err)
+		err = e.v.CheckScopes(c, "write")
+		var se *middleware.ScopeError
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, []string{"read", "write"}, se.Required)
+		require.Equal(t, []string{"write"}, se.Missing)
+		require.ErrorIs(t, err, middleware.ErrInsufficientScope)
+		require.NoError(t, e.v.CheckScopes(c))
+	})
+}
+
+func TestHierarchicalScopes(t *testing.T) {
+	covers := middleware.HierarchicalScopes(":")
+	tests := []struct {
+		granted, required string
+		want              bool
+	}{
+		{"files", "files:read", true},
+		{"files", "files:read:own", true},
+		{"files:*", "files:read", true},
+		{"files:*", "files", false},
+		{"files:read", "files", false},
+		{"files", "filesystem", false},
+		{"files", "files", false}, // equality is handled by the caller
+		{"Files", "files:read", false},
+		{"", "files:read", false},
+		{"*", "files", false},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, covers(tc.granted, tc.required), "%q covers %q", tc.granted, tc.required)
+	}
+	require.False(t, middleware.HierarchicalScopes("")("files", "files:read"))
+}
