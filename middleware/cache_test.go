@@ -41,7 +41,7 @@ type clockVar struct {
 	now time.Time
 }
 
-func (c *clockVar) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clockVar) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clockVar) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 func TestVerifiedTokenCache(t *testing.T) {

@@ -17,19 +17,19 @@ import (
 // NotApplicable lists the catalog rows no Case covers, with the reason, so
 // the gap is visible in one place.
 var NotApplicable = map[string]string{
-	"A3_with_header":  "the form-body method is not supported and the body is never read (it belongs to the application); a request with a header token is judged on the header alone",
-	"A14":             "gRPC metadata: covered by adapters/grpcauth tests",
-	"A15":             "Origin validation is the MCP transport's job (adapters/mcpauth); not part of token verification",
-	"C11_C13_C14":     "RSA/ECDSA edge signatures: covered by the Wycheproof vectors in the hardening suite",
-	"C18_C19":         "ROCA and off-curve keys are dropped at key load: covered by jwks tests (Wycheproof json_web_key_test.json)",
-	"C20":             "HMAC keys can never be configured (HS* is refused by New and oct keys are dropped)",
-	"D9":              "unknown-kid refresh policy: covered by jwks Remote tests (a static set has nothing to refresh)",
-	"E1_E15":          "JWKS endpoint faults: covered by jwks Remote tests",
-	"F26":             "RFC 9470 step-up (acr, auth_time) is not supported",
-	"G1_G17":          "library-specific CVEs: each is covered by the row it names (A4, A8, B5-B8, B15, C15, F1, ...)",
-	"H3":              "Authorization stripping happens in the reverse proxy (cmd/audguard proxy tests)",
-	"H4":              "no HMAC is ever verified",
-	"H9":              "state-handle binding is the application's: ClaimsFromContext gives it the verified subject (TestClaimsInContext)",
+	"A3_with_header": "the form-body method is not supported and the body is never read (it belongs to the application); a request with a header token is judged on the header alone",
+	"A14":            "gRPC metadata: covered by adapters/grpcauth tests",
+	"A15":            "Origin validation is the MCP transport's job (adapters/mcpauth); not part of token verification",
+	"C11_C13_C14":    "RSA/ECDSA edge signatures: covered by the Wycheproof vectors in the hardening suite",
+	"C18_C19":        "ROCA and off-curve keys are dropped at key load: covered by jwks tests (Wycheproof json_web_key_test.json)",
+	"C20":            "HMAC keys can never be configured (HS* is refused by New and oct keys are dropped)",
+	"D9":             "unknown-kid refresh policy: covered by jwks Remote tests (a static set has nothing to refresh)",
+	"E1_E15":         "JWKS endpoint faults: covered by jwks Remote tests",
+	"F26":            "RFC 9470 step-up (acr, auth_time) is not supported",
+	"G1_G17":         "library-specific CVEs: each is covered by the row it names (A4, A8, B5-B8, B15, C15, F1, ...)",
+	"H3":             "Authorization stripping happens in the reverse proxy (cmd/audguard proxy tests)",
+	"H4":             "no HMAC is ever verified",
+	"H9":             "state-handle binding is the application's: ClaimsFromContext gives it the verified subject (TestClaimsInContext)",
 }
 
 // Cases returns every applicable row of §3 groups A, B, C, D, F and H.
@@ -191,10 +191,10 @@ func Cases() []Case {
 			Authorization: bearer((*Fixture).Valid), Want: header},
 		{ID: "C6_token_alg_differs_from_key_alg", Authorization: bearer(tok(nil, func(t *audtest.Token) { t.Header = map[string]any{"alg": "PS256"} })), Want: signature},
 		{ID: "C7_rsa_key_without_alg_is_rs256_only",
-			Config: staticKeys(func(f *Fixture) []map[string]any { return []map[string]any{issuerJWK(f, f.RS256, nil)} }),
+			Config:        staticKeys(func(f *Fixture) []map[string]any { return []map[string]any{issuerJWK(f, f.RS256, nil)} }),
 			Authorization: bearer(tok(nil, func(t *audtest.Token) { t.Alg = "PS256" })), Want: signature},
 		{ID: "C7_rsa_key_without_alg_accepts_rs256",
-			Config: staticKeys(func(f *Fixture) []map[string]any { return []map[string]any{issuerJWK(f, f.RS256, nil)} }),
+			Config:        staticKeys(func(f *Fixture) []map[string]any { return []map[string]any{issuerJWK(f, f.RS256, nil)} }),
 			Authorization: bearer((*Fixture).Valid), Want: accept},
 		{ID: "C8_es256_token_with_p384_key", Authorization: bearer(func(f *Fixture) string {
 			kid := must(f.Issuer.AddUnpublishedKey("ES384"))
