@@ -491,4 +491,3 @@ func TestRequestValidation(t *testing.T) {
 	}
 	require.Equal(t, 0, e.iss.TokenRequests())
 }
-
