@@ -159,3 +159,24 @@ func TestRefreshFailureKeepsValidToken(t *testing.T) {
 	_, err = c.Token(context.Background(), req)
 	require.Error(t, err)
 }
+
+// The token endpoint's redirects are never followed, even when the
+// configured HTTP client would follow them: a 307 would replay the client
+// credentials and the grant to the redirect target.
+func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
+	var targetHits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { targetHits.Add(1) }))
+	t.Cleanup(target.Close)
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(as.Close)
+	c, err := tokensource.New(tokensource.Config{
+		TokenURL: as.URL + "/token", ClientID: "c", ClientSecret: "s", AllowHTTPLoopback: true,
+		HTTPClient: &http.Client{Transport: as.Client().Transport}, // follows redirects by default
+	})
+	require.NoError(t, err)
+	_, err = c.Token(context.Background(), tokensource.Request{Resource: resA, Scopes: []string{"x"}})
+	require.ErrorContains(t, err, "redirect")
+	require.Zero(t, targetHits.Load())
+}
