@@ -355,4 +355,3 @@ func PublicJWK(pub crypto.PublicKey) map[string]any {
 	}
 	return nil
 }
-
