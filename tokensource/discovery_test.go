@@ -17,13 +17,12 @@ import (
 // prmEnv is a TLS server with a real audguard resource at /mcp (its
 // metadata served by middleware's handler) and a second one at /other.
 type prmEnv struct {
-	iss          *audtest.Issuer
-	srv          *httptest.Server
-	mux          *http.ServeMux
-	resource     string
-	v, other     *middleware.Verifier
-	discoverer   *tokensource.Discoverer
-	metadataHits int
+	iss        *audtest.Issuer
+	srv        *httptest.Server
+	mux        *http.ServeMux
+	resource   string
+	v, other   *middleware.Verifier
+	discoverer *tokensource.Discoverer
 }
 
 func newPRMEnv(t *testing.T) *prmEnv {
