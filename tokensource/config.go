@@ -225,8 +225,15 @@ func (c Config) validate() (config, []error) {
 		out.routes = append(out.routes, route{uri: u, canonical: canonical, scopes: scopes, audiences: append([]string(nil), r.Audiences...)})
 		out.byResource[canonical] = nil // placeholder, filled below
 	}
-	// Longest path first, so that the most specific resource wins.
-	sort.SliceStable(out.routes, func(i, j int) bool { return len(out.routes[i].uri.Path) > len(out.routes[j].uri.Path) })
+	// Most specific first: longest path, then a resource with a query
+	// before the same path without one.
+	sort.SliceStable(out.routes, func(i, j int) bool {
+		a, b := out.routes[i].uri, out.routes[j].uri
+		if len(a.Path) != len(b.Path) {
+			return len(a.Path) > len(b.Path)
+		}
+		return a.HasQuery && !b.HasQuery
+	})
 	for i := range out.routes {
 		out.byResource[out.routes[i].canonical] = &out.routes[i]
 	}

@@ -212,3 +212,40 @@ func TestTransportSurfacesTokenErrors(t *testing.T) {
 	require.ErrorIs(t, err, tokensource.ErrInvalidClient)
 	require.Zero(t, r.hits.Load())
 }
+
+// The most specific configured resource wins, whatever the order of
+// Config.Resources.
+func TestTransportMostSpecificResource(t *testing.T) {
+	var got []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t, audtest.Options{})
+	resources := []string{srv.URL, srv.URL + "/mcp", srv.URL + "/mcp?tenant=a", srv.URL + "/mcp/admin"}
+	c := e.client(t, func(cfg *tokensource.Config) {
+		for _, r := range resources {
+			cfg.Resources = append(cfg.Resources, tokensource.Resource{URI: r, Scopes: []string{"s"}})
+		}
+	})
+	hc := &http.Client{Transport: c.Transport(srv.Client().Transport)}
+	tests := []struct {
+		name, url, resource string
+	}{
+		{name: "root", url: srv.URL + "/other", resource: srv.URL},
+		{name: "mcp", url: srv.URL + "/mcp/tools", resource: srv.URL + "/mcp"},
+		{name: "mcp with the tenant query", url: srv.URL + "/mcp?tenant=a", resource: srv.URL + "/mcp?tenant=a"},
+		{name: "mcp with another query", url: srv.URL + "/mcp?tenant=b", resource: srv.URL + "/mcp"},
+		{name: "admin", url: srv.URL + "/mcp/admin/x", resource: srv.URL + "/mcp/admin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := hc.Get(tt.url)
+			require.NoError(t, err)
+			resp.Body.Close()
+			tok, err := c.Token(context.Background(), tokensource.Request{Resource: tt.resource})
+			require.NoError(t, err)
+			require.Equal(t, "Bearer "+tok.AccessToken, got[len(got)-1])
+		})
+	}
+}
