@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -216,9 +217,14 @@ func TestTransportSurfacesTokenErrors(t *testing.T) {
 // The most specific configured resource wins, whatever the order of
 // Config.Resources.
 func TestTransportMostSpecificResource(t *testing.T) {
-	var got []string
+	var (
+		mu  sync.Mutex
+		got []string
+	)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
 	e := newEnv(t, audtest.Options{})
@@ -245,6 +251,8 @@ func TestTransportMostSpecificResource(t *testing.T) {
 			resp.Body.Close()
 			tok, err := c.Token(context.Background(), tokensource.Request{Resource: tt.resource})
 			require.NoError(t, err)
+			mu.Lock()
+			defer mu.Unlock()
 			require.Equal(t, "Bearer "+tok.AccessToken, got[len(got)-1])
 		})
 	}
