@@ -29,6 +29,10 @@ type Options struct {
 	// endpoint issues tokens for (RFC 8707); others get invalid_target.
 	// When empty, any absolute URI is accepted.
 	Resources []string
+	// Scopes, when set, are the only scopes the token endpoint grants; a
+	// request for any other scope gets invalid_scope (RFC 6749 §5.2).
+	// When empty, any scope is granted.
+	Scopes []string
 	// Clients maps client_id to client_secret for the token endpoint.
 	// Default: {"audtest-client": "audtest-secret"}.
 	Clients map[string]string

@@ -167,6 +167,10 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	scope := r.PostForm.Get("scope")
+	if len(i.opts.Scopes) > 0 && !subsetScopes(scope, strings.Join(i.opts.Scopes, " ")) {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "unknown scope")
+		return
+	}
 	sub := clientID
 	switch r.PostForm.Get("grant_type") {
 	case "client_credentials":
