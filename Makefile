@@ -1,7 +1,7 @@
 # audguard developer targets. `make test` is what CI runs (.ci/run).
 SHELL := /usr/bin/env bash
-GOVULNCHECK_VERSION := v1.1.4
-STATICCHECK_VERSION := 2025.1.1
+GOVULNCHECK_VERSION := v1.9.0
+STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 10m
 
 .PHONY: test vet unit fmt-check tidy-check lint vuln fuzz bench demo

@@ -126,7 +126,7 @@ func Start(opts Options) (*Issuer, error) {
 		opts.Now = time.Now
 	}
 	if opts.Path != "" && (!strings.HasPrefix(opts.Path, "/") || strings.HasSuffix(opts.Path, "/")) {
-		return nil, fmt.Errorf("Path %q must start with '/' and not end with '/'", opts.Path)
+		return nil, fmt.Errorf("audtest: Options.Path %q must start with '/' and not end with '/'", opts.Path)
 	}
 	i := &Issuer{opts: opts, refresh: map[string]refreshGrant{}}
 	for n, alg := range opts.Algorithms {

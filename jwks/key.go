@@ -89,7 +89,10 @@ func checkKey(alg string, pub crypto.PublicKey) error {
 		if f.family != "EC" || k.Curve != f.curve {
 			return errKeyType
 		}
-		if k.X == nil || k.Y == nil || !k.Curve.IsOnCurve(k.X, k.Y) { //nolint:staticcheck // validation of an imported point
+		if k.X == nil || k.Y == nil {
+			return errors.New("jwks: EC point missing")
+		}
+		if _, err := k.ECDH(); err != nil { // full public-key validation, on-curve included
 			return errors.New("jwks: EC point is not on the curve")
 		}
 		return nil

@@ -50,13 +50,6 @@ func newEnv(t *testing.T, mod func(*middleware.Config)) *env {
 	return newEnvWith(t, shared, mod)
 }
 
-// newOwnEnv is newEnv with an issuer of the test's own, for tests that
-// rotate or revoke keys.
-func newOwnEnv(t *testing.T, mod func(*middleware.Config)) *env {
-	t.Helper()
-	return newEnvWith(t, audtest.NewIssuer(t, audtest.Options{Now: fixedNow, Algorithms: []string{"RS256"}}), mod)
-}
-
 func newEnvWith(t *testing.T, iss *audtest.Issuer, mod func(*middleware.Config)) *env {
 	t.Helper()
 	cfg := middleware.Config{

@@ -173,9 +173,6 @@ func withHeader(h map[string]any) func(*audtest.Token) {
 	return func(t *audtest.Token) { t.Header = h }
 }
 
-func withKey(kid func(f *Fixture) string, f *Fixture) func(*audtest.Token) {
-	return func(t *audtest.Token) { t.KeyID = kid(f) }
-}
 
 // rawToken builds a token from raw header and claims JSON and a signature
 // segment, without signing.
