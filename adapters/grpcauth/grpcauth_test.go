@@ -25,9 +25,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// AuthFunc must be assignable to go-grpc-middleware's auth.AuthFunc.
-var _ auth.AuthFunc = grpcauth.AuthFunc(nil)
-
 var matrixScopes = grpcauth.MethodScopes(map[string][]string{
 	methodWhoami: {transporttest.Scope},
 	methodWatch:  {transporttest.Scope},
@@ -118,6 +115,16 @@ func TestTransportMatrix(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAuthFuncAssignable: AuthFunc's result is assignable to
+// go-grpc-middleware's auth.AuthFunc (a compile-time property; the matrix
+// also runs it inside that package's interceptors).
+func TestAuthFuncAssignable(t *testing.T) {
+	env := transporttest.New(t)
+	var f auth.AuthFunc = grpcauth.AuthFunc(env.Verifier)
+	_, err := f(context.Background())
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
 }
 
 // TestMethodScopes: a method without a listed requirement needs only

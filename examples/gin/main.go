@@ -43,7 +43,7 @@ func newEngine(v *middleware.Verifier) *gin.Engine {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	env, err := setup.Start(args, stdout, setup.Options{Name: "gin", Listen: "127.0.0.1:8080", Path: "/files"})
+	env, err := setup.Start(ctx, args, stdout, setup.Options{Name: "gin", Listen: "127.0.0.1:8080", Path: "/files"})
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "call" {
 		return call(ctx, args[1:], stdout)
 	}
-	env, err := setup.Start(args, stdout, setup.Options{Name: "grpc", Listen: "127.0.0.1:50051"})
+	env, err := setup.Start(ctx, args, stdout, setup.Options{Name: "grpc", Listen: "127.0.0.1:50051"})
 	if err != nil {
 		return err
 	}

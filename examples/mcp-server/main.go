@@ -57,7 +57,7 @@ func newHandler(v *middleware.Verifier) http.Handler {
 const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	env, err := setup.Start(args, stdout, setup.Options{
+	env, err := setup.Start(ctx, args, stdout, setup.Options{
 		Name:   "mcp-server",
 		Listen: "127.0.0.1:8080",
 		Path:   "/mcp",

@@ -42,7 +42,7 @@ func listFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	env, err := setup.Start(args, stdout, setup.Options{Name: "nethttp", Listen: "127.0.0.1:8080", Path: "/files"})
+	env, err := setup.Start(ctx, args, stdout, setup.Options{Name: "nethttp", Listen: "127.0.0.1:8080", Path: "/files"})
 	if err != nil {
 		return err
 	}

@@ -46,9 +46,11 @@ type Env struct {
 	Out io.Writer
 }
 
-// Start parses args, opens the listener and builds the verifier. Close
-// the Env when done.
-func Start(args []string, out io.Writer, o Options) (*Env, error) {
+// Start parses args, opens the listener and builds the verifier. With
+// -issuer it also fetches the issuer's keys once, and only warns when that
+// fails (the verifier fetches them again on first use). Close the Env when
+// done.
+func Start(ctx context.Context, args []string, out io.Writer, o Options) (*Env, error) {
 	fs := flag.NewFlagSet(o.Name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	listen := fs.String("listen", o.Listen, "listen address")
@@ -97,6 +99,13 @@ func Start(args []string, out io.Writer, o Options) (*Env, error) {
 	if err != nil {
 		e.Close()
 		return nil, err
+	}
+	if e.Issuer == nil {
+		refreshCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := e.Verifier.Refresh(refreshCtx); err != nil {
+			fmt.Fprintf(out, "warning: the issuer's keys could not be fetched yet (retried on first request): %v\n", err)
+		}
 	}
 	return e, nil
 }
