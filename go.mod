@@ -8,6 +8,7 @@ module github.com/audguard/audguard
 go 1.25.0
 
 require (
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/lestrrat-go/jwx/v3 v3.4.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0

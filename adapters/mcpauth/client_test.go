@@ -1,0 +1,223 @@
+package mcpauth_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/audguard/audguard/adapters/mcpauth"
+	"github.com/audguard/audguard/audtest"
+	"github.com/audguard/audguard/internal/transporttest"
+	"github.com/audguard/audguard/middleware"
+)
+
+// bearer adds an Authorization header to every request of the SDK client.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// connect connects the SDK's own client to endpoint with token.
+func connect(t *testing.T, endpoint, token string) (*mcp.ClientSession, error) {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "audguard-test-client", Version: "v0"}, nil)
+	transport := &mcp.StreamableClientTransport{
+		Endpoint:   endpoint,
+		HTTPClient: &http.Client{Transport: bearer{token: token}},
+		MaxRetries: -1,
+	}
+	cs, err := client.Connect(t.Context(), transport, nil)
+	if err == nil {
+		t.Cleanup(func() { _ = cs.Close() })
+	}
+	return cs, err
+}
+
+func callIdentity(t *testing.T, cs *mcp.ClientSession) identity {
+	t.Helper()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.False(t, res.IsError)
+	raw, err := json.Marshal(res.StructuredContent)
+	require.NoError(t, err)
+	var id identity
+	require.NoError(t, json.Unmarshal(raw, &id))
+	return id
+}
+
+// TestSDKClient: the SDK's own client, carrying a token for this resource,
+// connects to a stateful SDK server and its tool sees the TokenInfo
+// (issuer-qualified UserID, scopes, expiry) and the claims.
+func TestSDKClient(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, nil, transporttest.Scope)
+
+	cs, err := connect(t, base+"/files", env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write"))
+	require.NoError(t, err)
+	id := callIdentity(t, cs)
+
+	require.Equal(t, transporttest.Subject, id.Subject)
+	require.Equal(t, transporttest.Subject, id.ContextSubject)
+	require.Equal(t, url.Values{"iss": {env.Issuer.URL()}, "sub": {transporttest.Subject}}.Encode(), id.UserID)
+	require.Equal(t, []string{transporttest.Scope, "files:write"}, id.Scopes)
+	require.WithinDuration(t, time.Now().Add(5*time.Minute), id.Expiration, time.Minute)
+}
+
+// TestSDKClientRefused: the SDK client with a token for another resource
+// cannot connect, and the server's answer is the core's 401 challenge,
+// not the SDK's.
+func TestSDKClientRefused(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, nil, transporttest.Scope)
+	wrongAud := env.Issuer.AccessToken("https://other.example.com/files", transporttest.Scope)
+
+	_, err := connect(t, base+"/files", wrongAud)
+	require.Error(t, err)
+
+	resp, body := callWhoami(t, base+"/files", []string{"Bearer " + wrongAud})
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, env.Verifier.ErrorResponse(middleware.ErrAudience, transporttest.Scope).Challenge, resp.Header.Get("WWW-Authenticate"))
+	require.JSONEq(t, `{"error":"invalid_token","error_description":"The access token was not issued for this resource"}`, string(body))
+}
+
+// TestSessionBoundToIssuerQualifiedSubject (attack H9): a session created
+// with one subject's token cannot be used with another subject's token,
+// nor with a token of another trusted issuer for the same "sub"; a fresh
+// token of the same subject and issuer can.
+func TestSessionBoundToIssuerQualifiedSubject(t *testing.T) {
+	env := transporttest.New(t)
+	other := audtest.NewIssuer(t, audtest.Options{})
+	v, err := middleware.New(middleware.Config{
+		Resource: transporttest.Resource,
+		Issuers: []middleware.Issuer{
+			{URL: env.Issuer.URL(), Keys: env.Issuer.KeySet()},
+			{URL: other.URL(), Keys: other.KeySet()},
+		},
+	})
+	require.NoError(t, err)
+	base := serve(t, v, nil)
+
+	cs, err := connect(t, base+"/files", env.Issuer.AccessToken(transporttest.Resource))
+	require.NoError(t, err)
+	require.NotEmpty(t, cs.ID())
+
+	anotherSubject := env.Issuer.Claims(transporttest.Resource)
+	anotherSubject["sub"] = "user-2"
+	tests := []struct {
+		name       string
+		token      string
+		wantStatus int
+	}{
+		{name: "same subject and issuer", token: env.Issuer.AccessToken(transporttest.Resource), wantStatus: http.StatusOK},
+		{name: "another subject", token: env.Issuer.MustSign(audtest.Token{Claims: anotherSubject}), wantStatus: http.StatusForbidden},
+		{name: "same subject of another issuer", token: other.AccessToken(transporttest.Resource), wantStatus: http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/files", strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Session-Id", cs.ID())
+			req.Header.Set("Mcp-Protocol-Version", cs.InitializeResult().ProtocolVersion)
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = resp.Body.Close() })
+			require.Equal(t, tt.wantStatus, resp.StatusCode)
+		})
+	}
+}
+
+// TestSDKExpiryCheckDisabled: audguard decides expiry with Config.Now;
+// the SDK's wall-clock check must not refuse a token audguard accepted.
+func TestSDKExpiryCheckDisabled(t *testing.T) {
+	past := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { return past }
+	iss := audtest.NewIssuer(t, audtest.Options{Now: now})
+	v, err := middleware.New(middleware.Config{
+		Resource: transporttest.Resource,
+		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
+		Now:      now,
+	})
+	require.NoError(t, err)
+	base := serve(t, v, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+
+	resp, body := callWhoami(t, base+"/files", []string{"Bearer " + iss.AccessToken(transporttest.Resource)})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+}
+
+// TestTokenInfo: the conversion and UserID's unambiguity.
+func TestTokenInfo(t *testing.T) {
+	exp := time.Unix(1_900_000_000, 0)
+	c := &middleware.Claims{Issuer: "https://as.example.com", Subject: "alice", ClientID: "app", Scopes: []string{"a", "b"}, Expiry: exp}
+	ti := mcpauth.TokenInfo(c)
+	require.Equal(t, []string{"a", "b"}, ti.Scopes)
+	require.Equal(t, exp, ti.Expiration)
+	require.Equal(t, "iss=https%3A%2F%2Fas.example.com&sub=alice", ti.UserID)
+	got, ok := mcpauth.Claims(ti)
+	require.True(t, ok)
+	require.Same(t, c, got)
+
+	_, ok = mcpauth.Claims(nil)
+	require.False(t, ok)
+	_, ok = mcpauth.Claims(&auth.TokenInfo{})
+	require.False(t, ok)
+
+	pairs := []struct {
+		name string
+		a, b middleware.Claims
+	}{
+		{name: "separator in issuer vs subject", a: middleware.Claims{Issuer: "x#y", Subject: "z"}, b: middleware.Claims{Issuer: "x", Subject: "y#z"}},
+		{name: "ampersand", a: middleware.Claims{Issuer: "x&sub=y", Subject: "z"}, b: middleware.Claims{Issuer: "x", Subject: "y&sub=z"}},
+		{name: "subject vs client", a: middleware.Claims{Issuer: "x", Subject: "app"}, b: middleware.Claims{Issuer: "x", ClientID: "app"}},
+		{name: "issuer", a: middleware.Claims{Issuer: "x", Subject: "s"}, b: middleware.Claims{Issuer: "y", Subject: "s"}},
+	}
+	for _, p := range pairs {
+		t.Run(p.name, func(t *testing.T) {
+			require.NotEqual(t, mcpauth.UserID(&p.a), mcpauth.UserID(&p.b))
+		})
+	}
+}
+
+// TestHandlerRoutes: the metadata document is public, the endpoint is at
+// the resource's path, other paths are 404 even with a valid token.
+func TestHandlerRoutes(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+	token := "Bearer " + env.Issuer.AccessToken(transporttest.Resource)
+
+	resp, err := http.Get(base + env.Verifier.MetadataPath())
+	require.NoError(t, err)
+	var doc middleware.Metadata
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, transporttest.Resource, doc.Resource)
+
+	resp, _ = callWhoami(t, base+"/elsewhere", []string{token})
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, _ = callWhoami(t, base+"/files", []string{token})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestInvalidScopesFailClosed: an invalid scope requirement refuses every
+// request with 500 and never reaches the MCP handler.
+func TestInvalidScopesFailClosed(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}, "offline_access")
+	resp, _ := callWhoami(t, base+"/files", []string{"Bearer " + env.Issuer.AccessToken(transporttest.Resource, "offline_access")})
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("WWW-Authenticate"))
+}

@@ -1,0 +1,122 @@
+package mcpauth
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/audguard/audguard/adapters/mcpauth/internal/route"
+	"github.com/audguard/audguard/middleware"
+)
+
+// extraClaims is the TokenInfo.Extra key of the *middleware.Claims.
+const extraClaims = "audguard.claims"
+
+// tokenInfoKey carries the verified TokenInfo from Middleware to the SDK's
+// RequireBearerToken.
+type tokenInfoKey struct{}
+
+// Handler returns the handler to serve: mcpHandler (typically an
+// *mcp.StreamableHTTPHandler) guarded by [Middleware] at the path of
+// v.Resource() ("/" when it has no path), v's RFC 9728 metadata at
+// v.MetadataPath() without a token, and 404 for every other path.
+//
+// A refused request never reaches mcpHandler, so it cannot create a
+// session. Wrap the result with http.NewCrossOriginProtection().Handler to
+// refuse cross-origin browser requests before authentication.
+func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) http.Handler {
+	return route.Handler(v, Middleware(v, scopes...)(mcpHandler))
+}
+
+// Middleware returns net/http middleware that admits only requests with
+// a valid token for v's resource covering Config.Scopes and scopes, and
+// answers every other request with v's response (status, Bearer
+// challenge, JSON body). An admitted request carries the claims
+// ([middleware.ClaimsFromContext]) and, through the SDK's
+// auth.RequireBearerToken, the SDK's TokenInfo ([TokenInfo]).
+//
+// The SDK's own checks never refuse a request audguard admitted: no
+// scopes are passed to it, and its wall-clock expiry check is disabled
+// because audguard already checked "exp" with Config.Now and Config.Leeway.
+//
+// A scope that is not a valid scope-token (see
+// [middleware.Verifier.ValidateScopes]) makes the middleware refuse every
+// request with 500, fail closed; the problem is logged once on v's logger.
+func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) http.Handler {
+	invalid := v.ValidateScopes(scopes...) != nil
+	scopes = append([]string(nil), scopes...)
+	sdkOpts := &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL: v.MetadataURL(),
+		ClockSkew:           time.Duration(math.MaxInt64),
+	}
+	return func(next http.Handler) http.Handler {
+		if invalid {
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			})
+		}
+		sdk := auth.RequireBearerToken(verified, sdkOpts)(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			claims, err := v.Authenticate(ctx, r.Header.Values("Authorization"), scopes...)
+			if err != nil {
+				v.ErrorResponse(err, scopes...).Write(w)
+				return
+			}
+			ctx = middleware.ContextWithClaims(ctx, claims)
+			ctx = context.WithValue(ctx, tokenInfoKey{}, TokenInfo(claims))
+			sdk.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// verified is the auth.TokenVerifier handed to the SDK: it returns the
+// TokenInfo of the token Middleware has just verified. Without one (which
+// Middleware never lets happen) it refuses.
+func verified(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	ti, ok := ctx.Value(tokenInfoKey{}).(*auth.TokenInfo)
+	if !ok || ti == nil {
+		return nil, auth.ErrInvalidToken
+	}
+	return ti, nil
+}
+
+// TokenInfo converts verified claims to the SDK's TokenInfo: Scopes are
+// the granted scopes, Expiration is "exp", UserID is [UserID](c), and
+// Extra holds the claims for [Claims].
+func TokenInfo(c *middleware.Claims) *auth.TokenInfo {
+	return &auth.TokenInfo{
+		Scopes:     append([]string(nil), c.Scopes...),
+		Expiration: c.Expiry,
+		UserID:     UserID(c),
+		Extra:      map[string]any{extraClaims: c},
+	}
+}
+
+// Claims returns the verified claims of a TokenInfo built by this package
+// (in a tool: req.Extra.TokenInfo), and whether there were any.
+func Claims(ti *auth.TokenInfo) (*middleware.Claims, bool) {
+	if ti == nil {
+		return nil, false
+	}
+	c, ok := ti.Extra[extraClaims].(*middleware.Claims)
+	return c, ok && c != nil
+}
+
+// UserID returns the issuer-qualified identity of the token's subject,
+// used as TokenInfo.UserID so that the SDK binds each session to one
+// subject of one issuer. It is the form encoding of the issuer and the
+// subject ("iss=...&sub=..."), or of the issuer and the client ID
+// ("client_id=...&iss=...") for a token without "sub"; percent-encoding
+// makes it unambiguous whatever characters the values hold. Treat it as
+// opaque.
+func UserID(c *middleware.Claims) string {
+	if c.Subject == "" && c.ClientID != "" {
+		return url.Values{"iss": {c.Issuer}, "client_id": {c.ClientID}}.Encode()
+	}
+	return url.Values{"iss": {c.Issuer}, "sub": {c.Subject}}.Encode()
+}

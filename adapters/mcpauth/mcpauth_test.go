@@ -1,0 +1,116 @@
+package mcpauth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/audguard/audguard/adapters/mcpauth"
+	"github.com/audguard/audguard/internal/transporttest"
+	"github.com/audguard/audguard/middleware"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// identity is what the whoami tool reports about the caller.
+type identity struct {
+	Subject        string    `json:"subject"`         // from mcpauth.Claims(req.Extra.TokenInfo)
+	UserID         string    `json:"user_id"`         // TokenInfo.UserID
+	Scopes         []string  `json:"scopes"`          // TokenInfo.Scopes
+	Expiration     time.Time `json:"expiration"`      // TokenInfo.Expiration
+	ContextSubject string    `json:"context_subject"` // from middleware.ClaimsFromContext(ctx)
+}
+
+func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, identity, error) {
+	var id identity
+	if req.Extra == nil || req.Extra.TokenInfo == nil {
+		return nil, id, nil
+	}
+	ti := req.Extra.TokenInfo
+	id.UserID, id.Scopes, id.Expiration = ti.UserID, ti.Scopes, ti.Expiration
+	if c, ok := mcpauth.Claims(ti); ok {
+		id.Subject = c.Subject
+	}
+	if c, ok := middleware.ClaimsFromContext(ctx); ok {
+		id.ContextSubject = c.Subject
+	}
+	return nil, id, nil
+}
+
+func newMCPServer() *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "audguard-test", Version: "v0"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "whoami", Description: "reports the caller"}, whoami)
+	return s
+}
+
+// serve starts an HTTP server with the SDK's streamable handler behind
+// mcpauth.Handler and returns its base URL.
+func serve(t *testing.T, v *middleware.Verifier, opts *mcp.StreamableHTTPOptions, scopes ...string) string {
+	t.Helper()
+	s := newMCPServer()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
+	srv := httptest.NewServer(mcpauth.Handler(v, h, scopes...))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// callWhoami posts a tools/call to a stateless JSON-response server.
+func callWhoami(t *testing.T, url string, authorization []string) (*http.Response, []byte) {
+	t.Helper()
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for _, a := range authorization {
+		req.Header.Add("Authorization", a)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	require.NoError(t, err)
+	return resp, buf.Bytes()
+}
+
+// TestTransportMatrix: a real go-sdk streamable HTTP server behind
+// mcpauth.Handler gives the shared matrix's answers; on success the tool
+// sees the subject through the SDK's TokenInfo.
+func TestTransportMatrix(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}, transporttest.Scope)
+
+	env.Run(t, func(t *testing.T, authorization []string) transporttest.Result {
+		resp, body := callWhoami(t, base+"/files", authorization)
+		challenges := resp.Header.Values("WWW-Authenticate")
+		require.LessOrEqual(t, len(challenges), 1)
+		r := transporttest.Result{Status: resp.StatusCode}
+		if len(challenges) == 1 {
+			r.Challenge = challenges[0]
+		}
+		if resp.StatusCode == http.StatusOK {
+			var rpc struct {
+				Result struct {
+					StructuredContent identity `json:"structuredContent"`
+				} `json:"result"`
+			}
+			require.NoError(t, json.Unmarshal(body, &rpc), "%s", body)
+			r.Subject = rpc.Result.StructuredContent.Subject
+		} else {
+			require.NotContains(t, string(body), "audguard:", "error text leaked")
+		}
+		return r
+	})
+}
