@@ -157,6 +157,7 @@ func Reason(err error) string {
 // Fixed error_description texts, one per category. They are plain ASCII
 // without '"' or '\' (RFC 6750 §3) and never contain request data.
 var descriptions = map[string]string{
+	"no_token":         "A bearer access token is required",
 	"invalid_request":  "The request has a malformed Authorization header",
 	"malformed":        "The access token is malformed",
 	"header":           "The access token type or algorithm is not accepted",
@@ -180,7 +181,11 @@ type ErrorResponse struct {
 	// Code is the RFC 6750 error code ("invalid_request", "invalid_token",
 	// "insufficient_scope"), or "" when no credentials were presented.
 	Code string
-	// Description is the fixed error_description text ("" without Code).
+	// Description is the fixed text of the category. It is sent as
+	// error_description only with a Code: a request without credentials
+	// gets no error parameters in its challenge (RFC 6750 §3.1), and its
+	// Description ("A bearer access token is required") serves transports
+	// that need a message, such as gRPC.
 	Description string
 	// Scope lists, space-separated, the scopes the operation requires.
 	Scope string
@@ -199,6 +204,7 @@ func (v *Verifier) ErrorResponse(err error, scopes ...string) ErrorResponse {
 	switch reason {
 	case "no_token":
 		r.Status = http.StatusUnauthorized
+		r.Description = descriptions[reason]
 	case "invalid_request":
 		r.Status, r.Code = http.StatusBadRequest, "invalid_request"
 		r.Description = descriptions[reason]
@@ -283,7 +289,7 @@ func (r ErrorResponse) Write(w http.ResponseWriter) {
 
 func (r ErrorResponse) body() []byte {
 	if r.Code == "" {
-		return []byte(`{"error_description":"A bearer access token is required"}` + "\n")
+		return []byte(`{"error_description":"` + r.Description + `"}` + "\n")
 	}
 	// Code and Description are fixed ASCII texts without quotes or
 	// backslashes, so they are valid JSON string contents as they are.

@@ -22,11 +22,8 @@ const ChallengeHeader = "www-authenticate"
 // (HTTP/2 lower-cases header names).
 const authorizationKey = "authorization"
 
-// Fixed status messages for the cases without an error_description.
-const (
-	noTokenMessage       = "A bearer access token is required"
-	misconfiguredMessage = "The authorization requirement of this method is misconfigured"
-)
+// misconfiguredMessage answers a method whose scope requirement is invalid.
+const misconfiguredMessage = "The authorization requirement of this method is misconfigured"
 
 // An Option configures the interceptors and [AuthFunc].
 type Option func(*options)
@@ -100,10 +97,7 @@ func (a *authenticator) authenticate(ctx context.Context, fullMethod string, set
 
 // statusOf maps the core response to a gRPC status with a fixed message.
 func statusOf(resp middleware.ErrorResponse) *status.Status {
-	msg := resp.Description
-	if msg == "" {
-		msg = noTokenMessage
-	}
+	msg := resp.Description // fixed per category, never err.Error()
 	var code codes.Code
 	switch resp.Status {
 	case http.StatusBadRequest:
