@@ -71,6 +71,7 @@ func TestSDKClient(t *testing.T) {
 	require.Equal(t, url.Values{"iss": {env.Issuer.URL()}, "sub": {transporttest.Subject}}.Encode(), id.UserID)
 	require.Equal(t, []string{transporttest.Scope, "files:write"}, id.Scopes)
 	require.WithinDuration(t, time.Now().Add(5*time.Minute), id.Expiration, time.Minute)
+	require.Equal(t, "Bearer audguard-verified", id.Authorization, "tools never see the caller's token")
 }
 
 // TestSDKClientRefused: the SDK client with a token for another resource

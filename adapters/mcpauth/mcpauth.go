@@ -39,6 +39,11 @@ func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) 
 // ([middleware.ClaimsFromContext]) and, through the SDK's
 // auth.RequireBearerToken, the SDK's TokenInfo ([TokenInfo]).
 //
+// The MCP handler, and so every tool, sees "Bearer audguard-verified" in
+// the Authorization header instead of the caller's token, so no tool can
+// pass the token on to another service (token passthrough is forbidden by
+// the MCP security best practices); tools use the claims instead.
+//
 // The SDK's own checks never refuse a request audguard admitted: no
 // scopes are passed to it, and its wall-clock expiry check is disabled
 // because audguard already checked "exp" with Config.Now and Config.Leeway.
@@ -69,7 +74,8 @@ func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) htt
 			}
 			ctx = middleware.ContextWithClaims(ctx, claims)
 			ctx = context.WithValue(ctx, tokenInfoKey{}, TokenInfo(claims))
-			sdk.ServeHTTP(w, r.WithContext(ctx))
+			// The SDK and its tools see a placeholder, never the token.
+			sdk.ServeHTTP(w, route.Redact(r.WithContext(ctx)))
 		})
 	}
 }

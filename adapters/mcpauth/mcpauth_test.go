@@ -30,6 +30,7 @@ type identity struct {
 	Scopes         []string  `json:"scopes"`          // TokenInfo.Scopes
 	Expiration     time.Time `json:"expiration"`      // TokenInfo.Expiration
 	ContextSubject string    `json:"context_subject"` // from middleware.ClaimsFromContext(ctx)
+	Authorization  string    `json:"authorization"`   // what the tool can read of the header
 }
 
 func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, identity, error) {
@@ -45,6 +46,7 @@ func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.Cal
 	if c, ok := middleware.ClaimsFromContext(ctx); ok {
 		id.ContextSubject = c.Subject
 	}
+	id.Authorization = req.Extra.Header.Get("Authorization")
 	return nil, id, nil
 }
 

@@ -18,8 +18,14 @@ import (
 // A refused request never reaches mcpHandler. Wrap the result with
 // http.NewCrossOriginProtection().Handler to refuse cross-origin browser
 // requests before authentication.
+//
+// mcpHandler sees "Bearer audguard-verified" in the Authorization header
+// instead of the caller's token, so no tool can pass the token on.
 func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) http.Handler {
-	return route.Handler(v, v.RequireScopes(scopes...)(mcpHandler))
+	redacted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mcpHandler.ServeHTTP(w, route.Redact(r))
+	})
+	return route.Handler(v, v.RequireScopes(scopes...)(redacted))
 }
 
 // ContextFunc is a server.HTTPContextFunc (pass it to

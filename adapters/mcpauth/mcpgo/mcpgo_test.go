@@ -128,3 +128,19 @@ func TestContextFunc(t *testing.T) {
 	require.True(t, ok)
 	require.Same(t, want, got)
 }
+
+// TestHandlerHidesToken: the MCP handler (and so every tool) sees a
+// placeholder, never the caller's token.
+func TestHandlerHidesToken(t *testing.T) {
+	env := transporttest.New(t)
+	var seen string
+	h := mcpgo.Handler(env.Verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Get("Authorization")
+	}))
+	tok := env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope)
+	req := httptest.NewRequest(http.MethodPost, transporttest.Resource, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	require.Equal(t, "Bearer audguard-verified", seen)
+	require.Equal(t, "Bearer "+tok, req.Header.Get("Authorization"), "the caller's request is not modified")
+}

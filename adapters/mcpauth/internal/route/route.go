@@ -31,3 +31,18 @@ func Handler(v *middleware.Verifier, guarded http.Handler) http.Handler {
 		}
 	})
 }
+
+// Placeholder replaces the bearer token in requests handed to an MCP
+// server, so that no tool can read the caller's token and pass it on
+// (MCP security best practices, "Token Passthrough").
+const Placeholder = "audguard-verified"
+
+// Redact returns a shallow copy of r whose Authorization header carries
+// [Placeholder] instead of the verified token.
+func Redact(r *http.Request) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Header = r.Header.Clone()
+	r2.Header.Set("Authorization", "Bearer "+Placeholder)
+	return r2
+}
