@@ -351,4 +351,3 @@ func PublicJWK(pub crypto.PublicKey) map[string]any {
 	}
 	return nil
 }
-
