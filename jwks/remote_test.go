@@ -705,3 +705,25 @@ func TestRemoteCloseConcurrent(t *testing.T) {
 	wg.Go(func() { _ = h.r.Close() })
 	wg.Wait()
 }
+
+// BenchmarkRemoteKeyHit measures the lookup of a cached kid (the path every
+// verification and every verified-token cache hit takes).
+func BenchmarkRemoteKeyHit(b *testing.B) {
+	iss := audtest.NewIssuer(b, audtest.Options{Algorithms: []string{"ES256"}})
+	r, err := jwks.NewRemote(jwks.RemoteConfig{JWKSURI: iss.JWKSURL(), Options: jwks.Options{AllowHTTPLoopback: true}})
+	require.NoError(b, err)
+	defer r.Close()
+	kid := iss.CurrentKeyID()
+	ctx := context.Background()
+	_, err = r.Key(ctx, kid, "ES256")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := r.Key(ctx, kid, "ES256"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
