@@ -61,8 +61,12 @@ func (r *Remote) report(ev FetchEvent) {
 		r.opts.OnFetch(ev)
 	}
 	if ev.Err != nil && !ev.Discovery {
-		r.log.Warn("jwks: fetch failed; keeping the last good key set",
-			"issuer", r.issuer, "url", ev.URL, "cause", ev.Cause, "err", ev.Err)
+		cached := 0
+		if s := r.usable(r.now()); s != nil {
+			cached = s.set.Len()
+		}
+		r.log.Warn("jwks: fetch failed", "issuer", r.issuer, "url", ev.URL, "cause", ev.Cause,
+			"cached_keys_in_use", cached, "err", ev.Err)
 	}
 }
 

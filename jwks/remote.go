@@ -377,6 +377,10 @@ func (r *Remote) keySlow(ctx context.Context, kid, alg string) (*Key, error) {
 	}
 	k, err := s.set.lookup(kid, alg)
 	if err != nil {
+		if c.err != nil {
+			// The refresh failed; say why in the logs.
+			return nil, fmt.Errorf("%w (refresh failed: %w)", notFound(s), c.err)
+		}
 		return nil, notFound(s)
 	}
 	return k, nil

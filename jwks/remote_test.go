@@ -294,6 +294,7 @@ func TestRemoteFaultsKeepLastGoodSet(t *testing.T) {
 			require.Equal(t, jwks.CauseScheduled, ev.Cause)
 			require.ErrorContains(t, ev.Err, tc.wantErr)
 			require.Equal(t, 1, h.logs.Count("jwks: fetch failed"))
+			require.Equal(t, 1, h.logs.Count("cached_keys_in_use=1"))
 
 			// An unknown kid waits at most for one fetch and is refused;
 			// the known kid still verifies with the same key.
@@ -301,6 +302,7 @@ func TestRemoteFaultsKeepLastGoodSet(t *testing.T) {
 			_, err := h.r.Key(t.Context(), "rotated-in", "ES256")
 			waited := time.Since(start)
 			require.ErrorIs(t, err, jwks.ErrKeyNotFound)
+			require.ErrorContains(t, err, "refresh failed")
 			require.Less(t, waited, h.cfg.FetchTimeout+latencyBound+time.Second)
 			require.Less(t, maxLatency(t, h.r, kid, "ES256", key, 10), latencyBound)
 			require.Equal(t, 3, h.iss.JWKSFetches())
