@@ -183,10 +183,12 @@ func TestProxyEndToEnd(t *testing.T) {
 	t.Run("accept_and_forward", func(t *testing.T) {
 		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
 		resp, body := get(t, p.addr+"/mcp/x?y=1", map[string][]string{
-			"Authorization":       {"Bearer " + tok},
-			"X-Audguard-Subject":  {"admin"},
-			"x-audguard-issuer":   {"https://evil.example"},
-			"X-Audguard-Whatever": {"spoof"},
+			"Authorization":        {"Bearer " + tok},
+			"X-Audguard-Subject":   {"admin"},
+			"x-audguard-issuer":    {"https://evil.example"},
+			"X-Audguard-Whatever":  {"spoof"},
+			"X_Audguard_Subject":   {"admin"},
+			"x_audguard-client_id": {"admin-client"},
 		})
 		require.Equal(t, 200, resp.StatusCode, body)
 		require.Equal(t, "upstream saw /base/mcp/x?y=1", body, "path and query joined like NewSingleHostReverseProxy")
@@ -197,6 +199,10 @@ func TestProxyEndToEnd(t *testing.T) {
 		require.Equal(t, []string{"mcp:tools mcp:read"}, r.Header.Values("X-Audguard-Scope"), "scope as issued")
 		require.Equal(t, []string{iss.URL()}, r.Header.Values("X-Audguard-Issuer"))
 		require.Empty(t, r.Header.Values("X-Audguard-Whatever"))
+		for k := range r.Header {
+			require.False(t, strings.Contains(strings.ToLower(k), "audguard") && !strings.HasPrefix(k, "X-Audguard-"),
+				"underscore variants of identity headers are dropped too: %s", k)
+		}
 	})
 	t.Run("missing_token", func(t *testing.T) {
 		resp, _ := get(t, p.addr+"/mcp", nil)

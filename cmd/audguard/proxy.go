@@ -216,7 +216,7 @@ func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 		h := pr.Out.Header
 		h.Del("Authorization") // no token passthrough (MCP security best practices)
 		for k := range h {
-			if len(k) >= len(identityPrefix) && strings.EqualFold(k[:len(identityPrefix)], identityPrefix) {
+			if isIdentityHeader(k) {
 				delete(h, k)
 			}
 		}
@@ -234,6 +234,26 @@ func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 		set("X-Audguard-Scope", c.Scope)
 		set("X-Audguard-Issuer", c.Issuer)
 	}
+}
+
+// isIdentityHeader reports whether a client-sent header could be taken
+// for one of audguard's identity headers: any case, and with '_' for '-'
+// (CGI, WSGI and PHP map both to the same variable, so X_Audguard_Subject
+// would otherwise spoof X-Audguard-Subject).
+func isIdentityHeader(name string) bool {
+	if len(name) < len(identityPrefix) {
+		return false
+	}
+	for i := 0; i < len(identityPrefix); i++ {
+		c, want := name[i], identityPrefix[i]
+		if c == '_' {
+			c = '-'
+		}
+		if c != want && c|0x20 != want|0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *proxy) isMetadata(r *http.Request) bool {
