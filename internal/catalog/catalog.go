@@ -1,8 +1,3 @@
-// Package catalog holds the attack catalog of
-// shared/reference/standards-and-attacks.md §3 as data: one Case per
-// applicable row, with the exact expected outcome. Transport tests (net/http
-// in middleware, gRPC in adapters/grpcauth) run the same cases, so every
-// transport gives the same decision.
 package catalog
 
 import (
@@ -172,7 +167,6 @@ func tok(changes map[string]any, tweak ...func(*audtest.Token)) func(*Fixture) s
 func withHeader(h map[string]any) func(*audtest.Token) {
 	return func(t *audtest.Token) { t.Header = h }
 }
-
 
 // rawToken builds a token from raw header and claims JSON and a signature
 // segment, without signing.
