@@ -28,7 +28,6 @@ import (
 	xjwt "github.com/lestrrat-go/jwx/v3/jwt"
 	mcpauth "github.com/modelcontextprotocol/go-sdk/auth"
 
-	"github.com/audguard/audguard/jwks"
 	"github.com/audguard/audguard/middleware"
 )
 
@@ -141,31 +140,32 @@ func asn1Signature(rs []byte) []byte {
 
 // --- audguard --------------------------------------------------------------
 
-// audguardKeys returns the key source audguard uses in the benchmarks: the
-// JWKS served by the fixture, parsed into a static set.
-func audguardKeys() (middleware.KeySource, error) {
-	set, _, err := jwks.Parse(fx.jwks, jwks.ParseOptions{})
-	return set, err
-}
-
+// audguardVerifier returns a Verifier for the fixture's issuer whose keys
+// come from the JWKS served by httptest through jwks.Remote (audguard's own
+// remote-JWKS cache), fetched once here.
 func audguardVerifier(cache bool) (*middleware.Verifier, error) {
-	keys, err := audguardKeys()
-	if err != nil {
-		return nil, err
-	}
 	cfg := middleware.Config{
-		Resource:   resource,
-		Issuers:    []middleware.Issuer{{URL: fx.iss.URL(), Keys: keys}},
-		Algorithms: algs,
-		Typ:        middleware.TypStrict,
-		Leeway:     leeway,
-		Scopes:     []string{requiredScope},
-		CacheSize:  middleware.NoCache,
+		Resource:          resource,
+		Issuers:           []middleware.Issuer{{URL: fx.iss.URL(), JWKSURI: fx.jwksURL}},
+		AllowHTTPLoopback: true,
+		Algorithms:        algs,
+		Typ:               middleware.TypStrict,
+		Leeway:            leeway,
+		Scopes:            []string{requiredScope},
+		CacheSize:         middleware.NoCache,
 	}
 	if cache {
 		cfg.CacheSize = 0 // default size
 	}
-	return middleware.New(cfg)
+	v, err := middleware.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Refresh(context.Background()); err != nil {
+		_ = v.Close()
+		return nil, err
+	}
+	return v, nil
 }
 
 func audguardSubject(impl string, handler, cache bool) (subject, error) {

@@ -2,10 +2,6 @@ package middleware
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"math"
@@ -15,7 +11,6 @@ import (
 
 	"github.com/audguard/audguard/internal/jose"
 	"github.com/audguard/audguard/jwks"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
 // Verifier verifies access tokens for one resource. It is safe for
@@ -453,40 +448,6 @@ func verifySignature(key *jwks.Key, t *parsedToken) error {
 		return fail(ErrSignature, "signature does not verify")
 	}
 	return nil
-}
-
-func verifyWith(pub crypto.PublicKey, alg string, input, sig []byte) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch alg {
-		case "RS256":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, false)
-		case "RS384":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, false)
-		case "RS512":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, false)
-		case "PS256":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, true)
-		case "PS384":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, true)
-		case "PS512":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, true)
-		}
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA256)
-		case "ES384":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA384)
-		case "ES512":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA512)
-		}
-	case ed25519.PublicKey:
-		if alg == "EdDSA" || alg == "Ed25519" {
-			return jwsbb.VerifyEdDSA(k, input, sig)
-		}
-	}
-	return errors.New("key type does not fit alg")
 }
 
 // maxNumericDate is 9999-12-31T23:59:59Z; larger dates are refused before
