@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../bench"
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da # golang.org/x/perf, pinned
 count=${BENCH_COUNT:-10}
 benchtime=${BENCH_TIME:-1s}
-pattern=${BENCH:-^BenchmarkAuth$}
+pattern=${BENCH:-^(BenchmarkAuth|BenchmarkJWKSContention)$}
 out=out
 mkdir -p "$out"
 raw=$out/raw.txt

@@ -37,7 +37,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: report [-machine] raw.txt")
 		os.Exit(2)
 	}
-	data, order, err := read(flag.Arg(0))
+	data, order, cont, err := read(flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -46,16 +46,51 @@ func main() {
 		printMachine()
 	}
 	print(data, order)
+	printContention(cont)
+}
+
+// printContention prints the medians of BenchmarkJWKSContention's metrics
+// over the rounds.
+func printContention(cont map[string][]float64) {
+	if len(cont) == 0 {
+		return
+	}
+	fmt.Printf("### JWKS contention (1,000 concurrent requests with one unknown kid, JWKS answering after 2 s; %d rounds, medians)\n\n", len(cont["jwks-fetches"]))
+	fmt.Println("| metric | value |")
+	fmt.Println("|---|--:|")
+	for _, m := range []string{"jwks-fetches", "unknown-wait-ms", "p50-before-µs", "p99-before-µs", "p50-during-µs", "p99-during-µs", "known-reqs-during"} {
+		if xs, ok := cont[m]; ok {
+			fmt.Printf("| %s | %.4g (min %.4g, max %.4g) |\n", m, median(xs), minOf(xs), maxOf(xs))
+		}
+	}
+	fmt.Println()
+}
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
 }
 
 // read parses benchmark lines. A line "goos: ..." starts a new round.
-func read(path string) (map[key][]sample, []key, error) {
+func read(path string) (map[key][]sample, []key, map[string][]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer f.Close()
 	data := map[key][]sample{}
+	cont := map[string][]float64{}
 	var order []key
 	round := 0
 	sc := bufio.NewScanner(f)
@@ -63,6 +98,15 @@ func read(path string) (map[key][]sample, []key, error) {
 		line := sc.Text()
 		if strings.HasPrefix(line, "goos:") {
 			round++
+			continue
+		}
+		if strings.HasPrefix(line, "BenchmarkJWKSContention") {
+			f := strings.Fields(line)
+			for i := 2; i+1 < len(f); i += 2 {
+				if v, err := strconv.ParseFloat(f[i], 64); err == nil && f[i+1] != "ns/op" {
+					cont[f[i+1]] = append(cont[f[i+1]], v)
+				}
+			}
 			continue
 		}
 		if !strings.HasPrefix(line, "BenchmarkAuth/") {
@@ -103,7 +147,7 @@ func read(path string) (map[key][]sample, []key, error) {
 		s.round += round * 1000
 		data[k] = append(data[k], s)
 	}
-	return data, order, sc.Err()
+	return data, order, cont, sc.Err()
 }
 
 // parseName splits "BenchmarkAuth/mode=serial/alg=RS256/impl=floor-2".
