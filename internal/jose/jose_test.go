@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -238,4 +239,28 @@ func TestFloatAgreesWithParseFloat(t *testing.T) {
 		require.NoError(t, gotErr, lit)
 		require.Equal(t, math.Float64bits(want), math.Float64bits(got), lit)
 	}
+}
+
+func TestStringScanAgreesWithEncodingJSON(t *testing.T) {
+	pieces := []string{"a", "é", "\\\"", "\\\\", "\\n", "\\u0041", "\"", "\\", "\x01", "\x1f", " ", "\x7f", "\\x", "\\ud83d\\ude00", "€", "0123456"}
+	var gen func(s string, depth int)
+	gen = func(s string, depth int) {
+		doc := []byte(`{"k":"` + s + `"}`)
+		err := ForEachMember(doc, DefaultLimits, func([]byte, Value) error { return nil })
+		var v map[string]any
+		jerr := json.Unmarshal(doc, &v)
+		// encoding/json accepts lone surrogates that the scanner refuses;
+		// everything else must agree.
+		if !errors.Is(err, ErrUTF8) && (err == nil) != (jerr == nil) {
+			t.Fatalf("%q: scanner %v, encoding/json %v", doc, err, jerr)
+		}
+		if depth == 0 {
+			return
+		}
+		for _, p := range pieces {
+			gen(s+p, depth-1)
+		}
+	}
+	gen("", 3)
+	gen("abcdefghijklmnop", 2)
 }
