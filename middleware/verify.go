@@ -120,13 +120,15 @@ func (v *Verifier) Resource() string { return v.cfg.resource }
 //
 // Every failure wraps [ErrInvalidToken] and one finer sentinel.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, err := v.verify(ctx, token)
+	c, err := v.verify(ctx, token, false)
 	v.report(ctx, c, err)
 	return c, err
 }
 
-// verify is Verify without reporting.
-func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+// verify is Verify without reporting. compact says the caller already
+// found every byte of token in the compact-JWS alphabet (bearerToken does),
+// so that the shape check need not scan it again.
+func (v *Verifier) verify(ctx context.Context, token string, compact bool) (*Claims, error) {
 	now := v.cfg.now()
 	var h1, h2 uint64
 	if v.cache != nil {
@@ -135,7 +137,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 			return c, nil
 		}
 	}
-	var t parsedToken
+	t := parsedToken{compact: compact}
 	if err := v.parse(token, &t); err != nil {
 		return nil, err
 	}
@@ -161,7 +163,8 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 // parsedToken is one token under verification. Its strings point into the
 // decoded header and payload, which are each held by a single allocation.
 type parsedToken struct {
-	parts jose.Parts
+	parts   jose.Parts
+	compact bool // the token is known to hold only compact-JWS bytes
 
 	alg, kid, typ string
 	hasAlg        bool
@@ -232,7 +235,13 @@ func (v *Verifier) parse(raw string, t *parsedToken) error {
 }
 
 func (t *parsedToken) split(raw string, max int) error {
-	parts, err := jose.Split(raw, max)
+	var parts jose.Parts
+	var err error
+	if t.compact {
+		parts, err = jose.SplitCompact(raw, max)
+	} else {
+		parts, err = jose.Split(raw, max)
+	}
 	if err != nil {
 		return failWith(ErrMalformed, "shape", err)
 	}

@@ -43,9 +43,27 @@ func Split(token string, max int) (Parts, error) {
 	if len(token) > max {
 		return p, ErrTooLarge
 	}
-	// bad is the first byte that is neither in the alphabet nor a '.';
-	// only the dots before it count.
-	bad := firstNotCompact(token)
+	return split(token, firstNotCompact(token))
+}
+
+// SplitCompact is Split for a token that [CompactAlphabet] already
+// accepted (the bearer-header parser checks it): it skips the alphabet
+// scan and gives the same result as Split.
+func SplitCompact(token string, max int) (Parts, error) {
+	if token == "" {
+		return Parts{}, ErrEmpty
+	}
+	if len(token) > max {
+		return Parts{}, ErrTooLarge
+	}
+	return split(token, -1)
+}
+
+// split finishes Split given bad, the index of the first byte that is
+// neither in the alphabet nor a '.' (-1 for none): only the dots before it
+// count.
+func split(token string, bad int) (Parts, error) {
+	var p Parts
 	valid := token
 	if bad >= 0 {
 		valid = token[:bad]

@@ -210,6 +210,15 @@ func TestSplitAgreesWithReference(t *testing.T) {
 	}
 }
 
+func TestSplitCompactAgreesWithSplit(t *testing.T) {
+	for _, s := range []string{"", "a", "a.b", "a.b.c", ".b.c", "a..c", "a.b.", "a.b.c.d", "abc.def.ghi", strings.Repeat("a", 9000)} {
+		p1, e1 := Split(s, 8192)
+		p2, e2 := SplitCompact(s, 8192)
+		require.Equal(t, e1, e2, "%q", s)
+		require.Equal(t, p1, p2, "%q", s)
+	}
+}
+
 func FuzzSplit(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
@@ -218,6 +227,11 @@ func FuzzSplit(f *testing.F) {
 		p2, e2 := splitReference(s, 8192)
 		if e1 != e2 || p1 != p2 {
 			t.Fatalf("%q: Split = %v, %v; reference = %v, %v", s, p1, e1, p2, e2)
+		}
+		if CompactAlphabet(s) {
+			if p3, e3 := SplitCompact(s, 8192); e3 != e1 || p3 != p1 {
+				t.Fatalf("%q: SplitCompact = %v, %v; Split = %v, %v", s, p3, e3, p1, e1)
+			}
 		}
 	})
 }
