@@ -6,13 +6,14 @@
 # the floor. Output goes to bench/out/ (not committed).
 #
 # Knobs: BENCH_COUNT (rounds, default 10), BENCH_TIME (-benchtime, default
-# 1s), BENCH (the -bench pattern, default all of BenchmarkAuth).
+# 500ms), BENCH (the -bench pattern; default BenchmarkAuth, BenchmarkPaired
+# and BenchmarkJWKSContention).
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da # golang.org/x/perf, pinned
 count=${BENCH_COUNT:-10}
-benchtime=${BENCH_TIME:-1s}
-pattern=${BENCH:-^(BenchmarkAuth|BenchmarkJWKSContention)$}
+benchtime=${BENCH_TIME:-500ms}
+pattern=${BENCH:-^(BenchmarkAuth|BenchmarkPaired|BenchmarkJWKSContention)$}
 out=out
 mkdir -p "$out"
 raw=$out/raw.txt

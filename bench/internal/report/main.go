@@ -24,6 +24,12 @@ import (
 
 type key struct{ mode, alg, impl string }
 
+// paired holds BenchmarkPaired's metrics per implementation and round.
+var (
+	paired      map[key][]map[string]float64
+	pairedOrder []key
+)
+
 type sample struct {
 	round               int
 	ns, bytes, allocs   float64
@@ -45,8 +51,33 @@ func main() {
 	if *machine {
 		printMachine()
 	}
+	printPaired()
 	print(data, order)
 	printContention(cont)
+}
+
+// printPaired prints BenchmarkPaired: per implementation, the medians over
+// the rounds of its per-round median operation time, the floor's, their
+// ratio and the median per-pair difference.
+func printPaired() {
+	if len(pairedOrder) == 0 {
+		return
+	}
+	fmt.Println("### paired with the floor (median of per-operation times; serial)")
+	fmt.Println()
+	fmt.Println("| alg | implementation | floor µs | implementation µs | × floor | overhead µs | rounds |")
+	fmt.Println("|---|---|--:|--:|--:|--:|--:|")
+	for _, k := range pairedOrder {
+		var fl, im, ra, ov []float64
+		for _, m := range paired[k] {
+			fl = append(fl, m["floor-µs"])
+			im = append(im, m["impl-µs"])
+			ra = append(ra, m["×floor"])
+			ov = append(ov, m["overhead-µs"])
+		}
+		fmt.Printf("| %s | %s | %.1f | %.2f | %.3f | %+.2f | %d |\n", k.alg, k.impl, median(fl), median(im), median(ra), median(ov), len(fl))
+	}
+	fmt.Println()
 }
 
 // printContention prints the medians of BenchmarkJWKSContention's metrics
@@ -91,6 +122,8 @@ func read(path string) (map[key][]sample, []key, map[string][]float64, error) {
 	defer f.Close()
 	data := map[key][]sample{}
 	cont := map[string][]float64{}
+	paired = map[key][]map[string]float64{}
+	pairedOrder = nil
 	var order []key
 	round := 0
 	sc := bufio.NewScanner(f)
@@ -98,6 +131,22 @@ func read(path string) (map[key][]sample, []key, map[string][]float64, error) {
 		line := sc.Text()
 		if strings.HasPrefix(line, "goos:") {
 			round++
+			continue
+		}
+		if strings.HasPrefix(line, "BenchmarkPaired/") {
+			f := strings.Fields(line)
+			if k, ok := parseName(strings.Replace(f[0], "BenchmarkPaired/", "BenchmarkPaired/mode=paired/", 1)); ok {
+				m := map[string]float64{}
+				for i := 2; i+1 < len(f); i += 2 {
+					if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+						m[f[i+1]] = v
+					}
+				}
+				if _, seen := paired[k]; !seen {
+					pairedOrder = append(pairedOrder, k)
+				}
+				paired[k] = append(paired[k], m)
+			}
 			continue
 		}
 		if strings.HasPrefix(line, "BenchmarkJWKSContention") {
