@@ -229,3 +229,26 @@ func TestCacheEvictionKeepsTheBound(t *testing.T) {
 	}
 	require.Greater(t, middleware.CacheLen(v), 16, "evicting one entry per insert keeps the cache nearly full")
 }
+
+// TestCachedClaimsSlicesAreNotWritableThroughAppend: copies handed out by
+// the cache share the Audience and Scopes backing arrays (documented as
+// read-only), so appending to them must reallocate rather than write into
+// memory the cache and other callers share.
+func TestCachedClaimsSlicesAreNotWritableThroughAppend(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
+	v, err := middleware.New(middleware.Config{
+		Resource: resource,
+		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
+		Now:      fixedNow,
+	})
+	require.NoError(t, err)
+	tok := iss.AccessToken(resource, "a", "b")
+	c1, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, len(c1.Scopes), cap(c1.Scopes))
+	require.Equal(t, len(c1.Audience), cap(c1.Audience))
+	c1.Scopes = append(c1.Scopes, "injected")
+	c2, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, c2.Scopes)
+}

@@ -684,6 +684,9 @@ func (t *parsedToken) claims(issuer string, scp bool) *Claims {
 			}
 		})
 	}
+	// No spare capacity: a caller appending to its Scopes must not write
+	// into the block, which the cache shares with every copy it hands out.
+	c.Scopes = c.Scopes[:len(c.Scopes):len(c.Scopes)]
 	return c
 }
 
