@@ -31,6 +31,11 @@ lint:
 vuln:
 	./scripts/each-module.sh run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
 
+## bench: peer and floor benchmarks (bench/), interleaved rounds, benchstat
+## table and ratios to the floor. Not part of test. See bench/RESULTS.md.
+bench:
+	./scripts/bench.sh
+
 ## demo: the walkthrough from the README.
 demo:
 	go run ./cmd/audguard demo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/audguard/audguard/jwks"
@@ -19,14 +20,18 @@ import (
 type tokenCache struct {
 	seed1, seed2 maphash.Seed
 	shards       [cacheShards]cacheShard
-	perShard     int
+	perShard     int64
 }
 
-const cacheShards = 64
+const cacheShards = 16
 
+// cacheShard is one part of the cache. Lookups are lock-free (sync.Map
+// reads neither lock nor write shared memory), so hits scale across cores
+// even when every request presents the same token; n bounds the size.
 type cacheShard struct {
-	mu sync.RWMutex
-	m  map[uint64]*cacheEntry
+	m sync.Map // uint64 (first hash) -> *cacheEntry
+	n atomic.Int64
+	_ [64]byte // keep shards' counters on separate cache lines
 }
 
 type cacheEntry struct {
@@ -38,10 +43,7 @@ type cacheEntry struct {
 
 func newTokenCache(size int) *tokenCache {
 	c := &tokenCache{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
-	c.perShard = (size + cacheShards - 1) / cacheShards
-	for i := range c.shards {
-		c.shards[i].m = make(map[uint64]*cacheEntry)
-	}
+	c.perShard = int64((size + cacheShards - 1) / cacheShards)
 	return c
 }
 
@@ -50,13 +52,17 @@ func (c *tokenCache) hash(token string) (uint64, uint64) {
 }
 
 // get returns a private copy of the cached claims if the entry is still
-// valid at now.
+// valid at now: exp, nbf and iat hold with the leeway, and the issuer's key
+// source still returns the very key that verified the token for its kid
+// and alg. An entry that fails is dropped.
 func (c *tokenCache) get(ctx context.Context, h1, h2 uint64, now time.Time, leeway time.Duration) (*Claims, bool) {
 	sh := &c.shards[h1%cacheShards]
-	sh.mu.RLock()
-	e := sh.m[h1]
-	sh.mu.RUnlock()
-	if e == nil || e.check != h2 {
+	v, ok := sh.m.Load(h1)
+	if !ok {
+		return nil, false
+	}
+	e := v.(*cacheEntry)
+	if e.check != h2 {
 		return nil, false
 	}
 	cl := e.claims
@@ -68,11 +74,9 @@ func (c *tokenCache) get(ctx context.Context, h1, h2 uint64, now time.Time, leew
 		valid = err == nil && k == e.key
 	}
 	if !valid {
-		sh.mu.Lock()
-		if sh.m[h1] == e {
-			delete(sh.m, h1)
+		if sh.m.CompareAndDelete(h1, v) {
+			sh.n.Add(-1)
 		}
-		sh.mu.Unlock()
 		return nil, false
 	}
 	return cl.clone(), true
@@ -80,27 +84,36 @@ func (c *tokenCache) get(ctx context.Context, h1, h2 uint64, now time.Time, leew
 
 func (c *tokenCache) put(h1, h2 uint64, cl *Claims, key *jwks.Key, keys KeySource) {
 	sh := &c.shards[h1%cacheShards]
-	e := &cacheEntry{check: h2, claims: cl, key: key, keys: keys}
-	sh.mu.Lock()
-	if _, ok := sh.m[h1]; !ok && len(sh.m) >= c.perShard {
-		// Evict one arbitrary entry: map iteration order is random, so
-		// this is random eviction in O(1).
-		for k := range sh.m {
-			delete(sh.m, k)
+	if _, replaced := sh.m.Swap(h1, &cacheEntry{check: h2, claims: cl, key: key, keys: keys}); replaced {
+		return
+	}
+	// Over the bound: evict other entries (the first the map yields;
+	// the keys are keyed hashes, so this is an arbitrary entry) until
+	// the shard fits again.
+	for sh.n.Add(1) > c.perShard {
+		evicted := false
+		sh.m.Range(func(k, v any) bool {
+			if k.(uint64) == h1 {
+				return true
+			}
+			if sh.m.CompareAndDelete(k, v) {
+				evicted = true
+				return false
+			}
+			return true
+		})
+		if !evicted {
 			break
 		}
+		sh.n.Add(-2) // the entry evicted, and this loop's own Add(1)
 	}
-	sh.m[h1] = e
-	sh.mu.Unlock()
 }
 
 // len returns the number of cached entries (tests).
 func (c *tokenCache) len() int {
 	n := 0
 	for i := range c.shards {
-		c.shards[i].mu.RLock()
-		n += len(c.shards[i].m)
-		c.shards[i].mu.RUnlock()
+		c.shards[i].m.Range(func(any, any) bool { n++; return true })
 	}
 	return n
 }

@@ -156,3 +156,99 @@ func TestCacheBoundedAndConcurrent(t *testing.T) {
 	wg.Wait()
 	require.LessOrEqual(t, middleware.CacheLen(v), 64)
 }
+
+// TestCacheWithRemoteKeys drives the cache through a real jwks.Remote:
+// after the issuer stops publishing a key and the key set is refreshed, a
+// token the cache verified with that key is refused, and a cached token
+// past its exp (plus leeway) is refused too.
+func TestCacheWithRemoteKeys(t *testing.T) {
+	clk := &clockVar{now: time.Now()}
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA", "ES256"}, Now: clk.Now})
+	v := newRemoteVerifier(t, iss, func(c *middleware.Config) { c.Now = clk.Now })
+	ctx := context.Background()
+
+	tok := iss.AccessToken(remoteResource)
+	_, err := v.Verify(ctx, tok)
+	require.NoError(t, err)
+	require.Equal(t, 1, middleware.CacheLen(v))
+	_, err = v.Verify(ctx, tok)
+	require.NoError(t, err, "cache hit")
+
+	kid := iss.CurrentKeyID()
+	_, err = iss.Rotate("ES256")
+	require.NoError(t, err)
+	require.NoError(t, iss.Unpublish(kid))
+	require.NoError(t, v.Refresh(ctx))
+	_, err = v.Verify(ctx, tok)
+	require.ErrorIs(t, err, middleware.ErrSignature, "the key left the set: the cached verification no longer counts")
+	require.Zero(t, middleware.CacheLen(v), "the stale entry was dropped")
+
+	tok2 := iss.AccessToken(remoteResource)
+	_, err = v.Verify(ctx, tok2)
+	require.NoError(t, err)
+	clk.Add(5*time.Minute + middleware.DefaultLeeway) // exactly exp + leeway
+	_, err = v.Verify(ctx, tok2)
+	require.ErrorIs(t, err, middleware.ErrExpired)
+}
+
+// TestCacheHitAllocations holds the hit path to its budget (DESIGN:
+// at most 5 allocations at Verify).
+func TestCacheHitAllocations(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
+	v, err := middleware.New(middleware.Config{
+		Resource: resource,
+		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
+		Now:      fixedNow,
+	})
+	require.NoError(t, err)
+	tok := iss.AccessToken(resource, "a", "b")
+	ctx := context.Background()
+	_, err = v.Verify(ctx, tok)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.LessOrEqual(t, allocs, 5.0)
+}
+
+func TestCacheEvictionKeepsTheBound(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
+	v, err := middleware.New(middleware.Config{
+		Resource:  resource,
+		Issuers:   []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
+		Now:       fixedNow,
+		CacheSize: 32,
+	})
+	require.NoError(t, err)
+	for i := 0; i < 500; i++ {
+		_, err := v.Verify(context.Background(), iss.AccessToken(resource))
+		require.NoError(t, err)
+		require.LessOrEqual(t, middleware.CacheLen(v), 32)
+	}
+	require.Greater(t, middleware.CacheLen(v), 16, "evicting one entry per insert keeps the cache nearly full")
+}
+
+// TestCachedClaimsSlicesAreNotWritableThroughAppend: copies handed out by
+// the cache share the Audience and Scopes backing arrays (documented as
+// read-only), so appending to them must reallocate rather than write into
+// memory the cache and other callers share.
+func TestCachedClaimsSlicesAreNotWritableThroughAppend(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
+	v, err := middleware.New(middleware.Config{
+		Resource: resource,
+		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
+		Now:      fixedNow,
+	})
+	require.NoError(t, err)
+	tok := iss.AccessToken(resource, "a", "b")
+	c1, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, len(c1.Scopes), cap(c1.Scopes))
+	require.Equal(t, len(c1.Audience), cap(c1.Audience))
+	c1.Scopes = append(c1.Scopes, "injected")
+	c2, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, c2.Scopes)
+}

@@ -2,10 +2,6 @@ package middleware
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"math"
@@ -15,7 +11,6 @@ import (
 
 	"github.com/audguard/audguard/internal/jose"
 	"github.com/audguard/audguard/jwks"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
 // Verifier verifies access tokens for one resource. It is safe for
@@ -125,13 +120,15 @@ func (v *Verifier) Resource() string { return v.cfg.resource }
 //
 // Every failure wraps [ErrInvalidToken] and one finer sentinel.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, err := v.verify(ctx, token)
+	c, err := v.verify(ctx, token, false)
 	v.report(ctx, c, err)
 	return c, err
 }
 
-// verify is Verify without reporting.
-func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+// verify is Verify without reporting. compact says the caller already
+// found every byte of token in the compact-JWS alphabet (bearerToken does),
+// so that the shape check need not scan it again.
+func (v *Verifier) verify(ctx context.Context, token string, compact bool) (*Claims, error) {
 	now := v.cfg.now()
 	var h1, h2 uint64
 	if v.cache != nil {
@@ -140,7 +137,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 			return c, nil
 		}
 	}
-	var t parsedToken
+	t := parsedToken{compact: compact}
 	if err := v.parse(token, &t); err != nil {
 		return nil, err
 	}
@@ -155,16 +152,19 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	c := t.claims(is.url, v.cfg.scp)
-	if v.cache != nil {
-		v.cache.put(h1, h2, c, key, is.keys)
+	if v.cache == nil {
+		return c, nil
 	}
+	// The cache keeps c; the caller gets its own copy.
+	v.cache.put(h1, h2, c, key, is.keys)
 	return c.clone(), nil
 }
 
 // parsedToken is one token under verification. Its strings point into the
 // decoded header and payload, which are each held by a single allocation.
 type parsedToken struct {
-	parts jose.Parts
+	parts   jose.Parts
+	compact bool // the token is known to hold only compact-JWS bytes
 
 	alg, kid, typ string
 	hasAlg        bool
@@ -178,11 +178,18 @@ type parsedToken struct {
 	hasIss                         bool
 	aud                            jose.Value // String or Array, validated
 	hasAud                         bool
-	exp, nbf, iat                  float64
-	hasExp, hasNbf, hasIat         bool
-	scp                            jose.Value
-	hasScp                         bool
-	hasCnf                         bool
+	// The "aud" entries, collected by checkAudience: the first ones in
+	// audBuf, the rest in audMore. (No slice of audBuf is kept in the
+	// struct: a pointer into itself would move every parsedToken to the
+	// heap.)
+	audN                   int
+	audBuf                 [4]string
+	audMore                []string
+	exp, nbf, iat          float64
+	hasExp, hasNbf, hasIat bool
+	scp                    jose.Value
+	hasScp                 bool
+	hasCnf                 bool
 	// claimErr is the first claim-type problem found while scanning. It
 	// is reported after the signature check (pipeline step 7), so an
 	// unsigned token learns nothing from it.
@@ -228,7 +235,13 @@ func (v *Verifier) parse(raw string, t *parsedToken) error {
 }
 
 func (t *parsedToken) split(raw string, max int) error {
-	parts, err := jose.Split(raw, max)
+	var parts jose.Parts
+	var err error
+	if t.compact {
+		parts, err = jose.SplitCompact(raw, max)
+	} else {
+		parts, err = jose.Split(raw, max)
+	}
 	if err != nil {
 		return failWith(ErrMalformed, "shape", err)
 	}
@@ -446,40 +459,6 @@ func verifySignature(key *jwks.Key, t *parsedToken) error {
 	return nil
 }
 
-func verifyWith(pub crypto.PublicKey, alg string, input, sig []byte) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch alg {
-		case "RS256":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, false)
-		case "RS384":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, false)
-		case "RS512":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, false)
-		case "PS256":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA256, true)
-		case "PS384":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA384, true)
-		case "PS512":
-			return jwsbb.VerifyRSA(k, input, sig, crypto.SHA512, true)
-		}
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA256)
-		case "ES384":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA384)
-		case "ES512":
-			return jwsbb.VerifyECDSA(k, input, sig, crypto.SHA512)
-		}
-	case ed25519.PublicKey:
-		if alg == "EdDSA" || alg == "Ed25519" {
-			return jwsbb.VerifyEdDSA(k, input, sig)
-		}
-	}
-	return errors.New("key type does not fit alg")
-}
-
 // maxNumericDate is 9999-12-31T23:59:59Z; larger dates are refused before
 // any float-to-integer conversion (standards-and-attacks §3 F6).
 const maxNumericDate = 253402300799
@@ -505,10 +484,17 @@ func (v *Verifier) checkClaims(t *parsedToken, now time.Time) error {
 
 const detailAudNoMatch = `"aud" does not name this resource`
 
+var (
+	errTooManyAud   = errors.New(`"aud" has too many entries`)
+	errNonStringAud = errors.New(`"aud" has a non-string entry`)
+	errLongAud      = errors.New(`"aud" has an entry that is too long`)
+)
+
 func (v *Verifier) checkAudience(t *parsedToken) error {
 	if !t.hasAud {
 		return fail(ErrAudience, `"aud" is missing`)
 	}
+	t.audN, t.audMore = 0, nil
 	switch t.aud.Kind {
 	case jose.String:
 		s, _ := t.aud.Text(t.payload)
@@ -518,24 +504,26 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		if !v.cfg.matcher.Match(s) {
 			return fail(ErrAudience, detailAudNoMatch)
 		}
+		t.addAud(s)
 		return nil
 	case jose.Array:
 		n, matched := 0, false
 		err := t.aud.ForEachElement(func(e jose.Value) error {
 			n++
 			if n > MaxAudiences {
-				return errors.New(`"aud" has too many entries`)
+				return errTooManyAud
 			}
 			s, err := e.Text(t.payload)
 			if err != nil {
-				return errors.New(`"aud" has a non-string entry`)
+				return errNonStringAud
 			}
 			if len(s) > 2048 {
-				return errors.New(`"aud" has an entry that is too long`)
+				return errLongAud
 			}
 			if !matched && v.cfg.matcher.Match(s) {
 				matched = true
 			}
+			t.addAud(s)
 			return nil
 		})
 		switch {
@@ -551,6 +539,15 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		return nil
 	}
 	return fail(ErrAudience, `"aud" is neither a string nor an array of strings`)
+}
+
+func (t *parsedToken) addAud(s string) {
+	if t.audN < len(t.audBuf) {
+		t.audBuf[t.audN] = s
+	} else {
+		t.audMore = append(t.audMore, s)
+	}
+	t.audN++
 }
 
 func (v *Verifier) checkTimes(t *parsedToken, now time.Time) error {
@@ -642,9 +639,20 @@ func forEachSCP(t *parsedToken, fn func(string)) error {
 	return bad
 }
 
-// claims builds the Claims of a token that passed every check.
+// claimsBlock holds a Claims and room for its usual slices, so that the
+// Claims of a typical token costs one allocation.
+type claimsBlock struct {
+	c      Claims
+	aud    [2]string
+	scopes [6]string
+}
+
+// claims builds the Claims of a token that passed every check
+// (checkAudience collected the "aud" entries).
 func (t *parsedToken) claims(issuer string, scp bool) *Claims {
-	c := &Claims{
+	b := &claimsBlock{}
+	c := &b.c
+	*c = Claims{
 		Issuer:    issuer,
 		Subject:   t.sub,
 		ClientID:  t.clientID,
@@ -661,17 +669,14 @@ func (t *parsedToken) claims(issuer string, scp bool) *Claims {
 	if t.hasIat {
 		c.IssuedAt = toTime(t.iat)
 	}
-	if t.aud.Kind == jose.String {
-		s, _ := t.aud.Text(t.payload)
-		c.Audience = []string{s}
+	if t.audN <= len(b.aud) {
+		c.Audience = b.aud[:t.audN:t.audN]
 	} else {
-		_ = t.aud.ForEachElement(func(e jose.Value) error {
-			s, _ := e.Text(t.payload)
-			c.Audience = append(c.Audience, s)
-			return nil
-		})
+		c.Audience = make([]string, t.audN)
 	}
-	c.Scopes = splitScopes(t.scope)
+	n := copy(c.Audience, t.audBuf[:min(t.audN, len(t.audBuf))])
+	copy(c.Audience[n:], t.audMore)
+	c.Scopes = splitScopes(t.scope, b.scopes[:0])
 	if scp && t.hasScp {
 		_ = forEachSCP(t, func(s string) {
 			if !contains(c.Scopes, s) {
@@ -679,12 +684,16 @@ func (t *parsedToken) claims(issuer string, scp bool) *Claims {
 			}
 		})
 	}
+	// No spare capacity: a caller appending to its Scopes must not write
+	// into the block, which the cache shares with every copy it hands out.
+	c.Scopes = c.Scopes[:len(c.Scopes):len(c.Scopes)]
 	return c
 }
 
-// splitScopes splits a validated "scope" claim on spaces with one
-// allocation.
-func splitScopes(s string) []string {
+// splitScopes splits a validated "scope" claim on spaces, appending to
+// buf when the scopes fit in it and allocating once otherwise. It returns
+// nil when there is no scope.
+func splitScopes(s string, buf []string) []string {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] != ' ' && (i == 0 || s[i-1] == ' ') {
@@ -694,7 +703,10 @@ func splitScopes(s string) []string {
 	if n == 0 {
 		return nil
 	}
-	out := make([]string, 0, n)
+	out := buf[:0]
+	if cap(out) < n {
+		out = make([]string, 0, n)
+	}
 	for len(s) > 0 {
 		i := strings.IndexByte(s, ' ')
 		if i < 0 {

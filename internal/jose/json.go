@@ -141,6 +141,31 @@ func (v Value) Float() (float64, error) {
 	if v.Kind != Number {
 		return 0, ErrType
 	}
+	// Fast path for what NumericDates almost always are: a short integer.
+	// Up to 15 digits convert exactly; anything else (fractions,
+	// exponents, "-0", longer literals) goes to ParseFloat.
+	if raw := v.Raw; len(raw) > 0 && len(raw) <= 15 {
+		var n int64
+		neg := raw[0] == '-'
+		if neg {
+			raw = raw[1:]
+		}
+		ok := len(raw) > 0 && (raw[0] != '0' || len(raw) == 1) && !(neg && raw[0] == '0')
+		for i := 0; ok && i < len(raw); i++ {
+			c := raw[i]
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if ok {
+			if neg {
+				n = -n
+			}
+			return float64(n), nil
+		}
+	}
 	f, err := strconv.ParseFloat(string(v.Raw), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, ErrNumber
@@ -171,51 +196,100 @@ func (s *scanner) next() byte {
 }
 
 func (s *scanner) skipSpace() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
+	// Most calls find no whitespace at all (compact JSON); return at
+	// once then.
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
 	}
+	pos := s.pos
+	for pos < len(s.data) {
+		switch s.data[pos] {
+		case ' ', '\t', '\n', '\r':
+			pos++
+			continue
+		}
+		break
+	}
+	s.pos = pos
 }
 
 // nameSet records member names of one object for duplicate detection. The
 // first names live in a fixed array so that small objects cost nothing.
+// Each name also has a summary (length, first and last byte folded to lower
+// case for ASCII names) so that most pairs are told apart by one integer
+// comparison.
 type nameSet struct {
-	small [24][]byte
+	small [24]nameEntry
 	n     int
-	more  [][]byte
+	more  []nameEntry
+}
+
+type nameEntry struct {
+	name []byte
+	sum  uint64
+}
+
+// asciiName marks the summary of an all-ASCII name.
+const asciiName = 1 << 63
+
+func summarize(name []byte) uint64 {
+	if !isASCII(name) || len(name) == 0 {
+		return 0
+	}
+	lower := func(c byte) uint64 {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		return uint64(c)
+	}
+	return asciiName | uint64(len(name))<<16 | lower(name[0])<<8 | lower(name[len(name)-1])
 }
 
 func (ns *nameSet) add(name []byte, fold bool) error {
-	check := func(prev []byte) error {
-		if bytes.Equal(prev, name) {
+	e := nameEntry{name: name, sum: summarize(name)}
+	check := func(prev *nameEntry) error {
+		if prev.sum != e.sum && prev.sum&e.sum&asciiName != 0 {
+			// Two ASCII names that differ in length or in their first
+			// or last letter (ignoring case) are neither equal nor
+			// equal under case folding.
+			return nil
+		}
+		if bytes.Equal(prev.name, name) {
 			return ErrDuplicate
 		}
-		if fold && bytes.EqualFold(prev, name) {
+		// Only a non-ASCII name can fold to one of another length (K and
+		// U+212A), so EqualFold runs for those whatever their lengths.
+		if fold && bytes.EqualFold(prev.name, name) {
 			return ErrCaseDup
 		}
 		return nil
 	}
 	for i := 0; i < ns.n && i < len(ns.small); i++ {
-		if err := check(ns.small[i]); err != nil {
+		if err := check(&ns.small[i]); err != nil {
 			return err
 		}
 	}
-	for _, p := range ns.more {
-		if err := check(p); err != nil {
+	for i := range ns.more {
+		if err := check(&ns.more[i]); err != nil {
 			return err
 		}
 	}
 	if ns.n < len(ns.small) {
-		ns.small[ns.n] = name
+		ns.small[ns.n] = e
 	} else {
-		ns.more = append(ns.more, name)
+		ns.more = append(ns.more, e)
 	}
 	ns.n++
 	return nil
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // object parses an object starting at '{'. fn, when not nil, receives the
@@ -414,6 +488,17 @@ func (s *scanner) number() error {
 func (s *scanner) string() (escaped bool, err error) {
 	s.pos++ // opening quote
 	for s.pos < len(s.data) {
+		// Skip the run of bytes that need no attention (the common case:
+		// the whole string) with one table lookup per byte, on locals so
+		// that the loop stays in registers.
+		data, pos := s.data, s.pos
+		for pos < len(data) && plainStringByte[data[pos]] {
+			pos++
+		}
+		s.pos = pos
+		if s.pos >= len(s.data) {
+			break
+		}
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
@@ -449,6 +534,16 @@ func (s *scanner) string() (escaped bool, err error) {
 	}
 	return false, ErrSyntax
 }
+
+// plainStringByte marks the bytes a JSON string may hold as they are: not a
+// control character, not '"', not '\\'. (UTF-8 validity is checked over the
+// whole document before scanning.)
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *scanner) hex4() (rune, bool) {
 	if len(s.data)-s.pos < 4 {
