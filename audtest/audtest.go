@@ -56,8 +56,11 @@ type Options struct {
 
 // Issuer is an in-process OAuth 2.0 authorization server on loopback, for
 // tests and demos. It serves RFC 8414 and OpenID Connect discovery, a JWKS,
-// and a token endpoint (client_credentials, refresh_token and RFC 8693
-// token exchange) that honours RFC 8707 "resource". It mints valid and
+// dynamic client registration (RFC 7591, public clients), an authorization
+// endpoint that approves every valid request at once (authorization code
+// with PKCE S256, so MCP clients can run their usual flow unattended), and
+// a token endpoint (authorization_code, client_credentials, refresh_token
+// and RFC 8693 token exchange) that honours RFC 8707 "resource". It mints valid and
 // deliberately broken tokens, rotates keys and injects JWKS faults. All
 // methods are safe for concurrent use.
 type Issuer struct {
@@ -72,6 +75,8 @@ type Issuer struct {
 	discFault http.Handler
 	discIss   *string
 	refresh   map[string]refreshGrant
+	codes     map[string]codeGrant
+	public    map[string][]string // client_id of registered public clients → redirect URIs
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
@@ -85,9 +90,20 @@ type signingKey struct {
 	published bool
 }
 
+// codeGrant is an authorization code waiting to be redeemed.
+type codeGrant struct {
+	clientID    string
+	redirectURI string
+	challenge   string
+	resources   []string
+	scope       string
+	expires     time.Time
+}
+
 type refreshGrant struct {
 	clientID string
 	scope    string
+	sub      string
 }
 
 // TB is the part of testing.TB that [NewIssuer] uses.
@@ -128,7 +144,7 @@ func Start(opts Options) (*Issuer, error) {
 	if opts.Path != "" && (!strings.HasPrefix(opts.Path, "/") || strings.HasSuffix(opts.Path, "/")) {
 		return nil, fmt.Errorf("audtest: Options.Path %q must start with '/' and not end with '/'", opts.Path)
 	}
-	i := &Issuer{opts: opts, refresh: map[string]refreshGrant{}}
+	i := &Issuer{opts: opts, refresh: map[string]refreshGrant{}, codes: map[string]codeGrant{}, public: map[string][]string{}}
 	for n, alg := range opts.Algorithms {
 		k, err := newSigningKey(alg, fmt.Sprintf("key-%d-%s", n+1, strings.ToLower(alg)))
 		if err != nil {

@@ -2,9 +2,11 @@ package audtest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +19,8 @@ func (i *Issuer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET "+p+"/jwks", i.serveJWKS)
 	mux.HandleFunc("POST "+p+"/token", i.serveToken)
+	mux.HandleFunc("GET "+p+"/authorize", i.serveAuthorize)
+	mux.HandleFunc("POST "+p+"/register", i.serveRegister)
 }
 
 // Metadata returns the RFC 8414 document the issuer serves.
@@ -28,14 +32,18 @@ func (i *Issuer) Metadata() map[string]any {
 	}
 	i.mu.Unlock()
 	return map[string]any{
-		"issuer":                                iss,
-		"jwks_uri":                              i.JWKSURL(),
-		"token_endpoint":                        i.TokenURL(),
-		"grant_types_supported":                 []string{"client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":              []string{"token"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"subject_types_supported":               []string{"public"},
+		"issuer":                                         iss,
+		"jwks_uri":                                       i.JWKSURL(),
+		"token_endpoint":                                 i.TokenURL(),
+		"authorization_endpoint":                         i.issuer + "/authorize",
+		"registration_endpoint":                          i.issuer + "/register",
+		"grant_types_supported":                          []string{"authorization_code", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"},
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"response_types_supported":                       []string{"code"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"authorization_response_iss_parameter_supported": true,
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"subject_types_supported":                        []string{"public"},
 	}
 }
 
@@ -153,8 +161,14 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !basic {
 		clientID, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	want, known := i.opts.Clients[clientID]
-	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+	grant := r.PostForm.Get("grant_type")
+	i.mu.Lock()
+	_, public := i.public[clientID]
+	i.mu.Unlock()
+	switch want, known := i.opts.Clients[clientID]; {
+	case public && (grant == "authorization_code" || grant == "refresh_token"):
+		// A registered public client proves nothing but PKCE.
+	case !known || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1:
 		w.Header().Set("WWW-Authenticate", `Basic realm="audtest"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
@@ -172,8 +186,24 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := clientID
-	switch r.PostForm.Get("grant_type") {
+	switch grant {
 	case "client_credentials":
+	case "authorization_code":
+		g, err := i.redeemCode(r.PostForm, clientID)
+		if err != "" {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", err)
+			return
+		}
+		if len(resources) == 0 {
+			resources = g.resources
+		} else if !subsetScopes(strings.Join(resources, " "), strings.Join(g.resources, " ")) && len(g.resources) > 0 {
+			oauthError(w, http.StatusBadRequest, "invalid_target", "resource not authorized for this code")
+			return
+		}
+		if scope == "" {
+			scope = g.scope
+		}
+		sub = "user-1"
 	case "refresh_token":
 		i.mu.Lock()
 		g, ok := i.refresh[r.PostForm.Get("refresh_token")]
@@ -187,6 +217,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		} else if !subsetScopes(scope, g.scope) {
 			oauthError(w, http.StatusBadRequest, "invalid_scope", "scope exceeds the original grant")
 			return
+		}
+		if g.sub != "" {
+			sub = g.sub
 		}
 	case "urn:ietf:params:oauth:grant-type:token-exchange":
 		subject := r.PostForm.Get("subject_token")
@@ -225,14 +258,14 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		ExpiresIn:   int64(i.opts.TokenLifetime / time.Second),
 		Scope:       scope,
 	}
-	if r.PostForm.Get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange" {
+	if grant == "urn:ietf:params:oauth:grant-type:token-exchange" {
 		resp.IssuedTokenType = "urn:ietf:params:oauth:token-type:access_token"
 	} else {
 		rt := make([]byte, 18)
 		_, _ = rand.Read(rt)
 		resp.RefreshToken = base64.RawURLEncoding.EncodeToString(rt)
 		i.mu.Lock()
-		i.refresh[resp.RefreshToken] = refreshGrant{clientID: clientID, scope: scope}
+		i.refresh[resp.RefreshToken] = refreshGrant{clientID: clientID, scope: scope, sub: sub}
 		i.mu.Unlock()
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -278,4 +311,131 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveRegister is RFC 7591 dynamic registration for public clients: it
+// records the redirect URIs and returns a new client_id.
+func (i *Issuer) serveRegister(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RedirectURIs []string `json:"redirect_uris"`
+		ClientName   string   `json:"client_name"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || len(req.RedirectURIs) == 0 {
+		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", "redirect_uris are required")
+		return
+	}
+	for _, u := range req.RedirectURIs {
+		if p, err := url.Parse(u); err != nil || !p.IsAbs() || p.Fragment != "" {
+			oauthError(w, http.StatusBadRequest, "invalid_redirect_uri", "redirect URIs must be absolute without fragment")
+			return
+		}
+	}
+	id := "public-" + randomID()
+	i.mu.Lock()
+	i.public[id] = req.RedirectURIs
+	i.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"client_id":                  id,
+		"client_id_issued_at":        i.opts.Now().Unix(),
+		"redirect_uris":              req.RedirectURIs,
+		"client_name":                req.ClientName,
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+		"token_endpoint_auth_method": "none",
+	})
+}
+
+// serveAuthorize approves every valid authorization request at once, as
+// user "user-1", and redirects back with a code (RFC 6749 §4.1, PKCE S256
+// required, RFC 8707 "resource", RFC 9207 "iss").
+func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	i.mu.Lock()
+	uris, public := i.public[clientID]
+	i.mu.Unlock()
+	_, confidential := i.opts.Clients[clientID]
+	switch {
+	case !public && !confidential:
+		http.Error(w, "unknown client_id", http.StatusBadRequest)
+		return
+	case public && !contains(uris, redirectURI):
+		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
+		return
+	}
+	back, err := url.Parse(redirectURI)
+	if err != nil || !back.IsAbs() {
+		http.Error(w, "invalid redirect_uri", http.StatusBadRequest)
+		return
+	}
+	fail := func(code string) {
+		v := back.Query()
+		v.Set("error", code)
+		v.Set("state", q.Get("state"))
+		v.Set("iss", i.issuer)
+		back.RawQuery = v.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+	}
+	if q.Get("response_type") != "code" {
+		fail("unsupported_response_type")
+		return
+	}
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+		fail("invalid_request")
+		return
+	}
+	for _, res := range q["resource"] {
+		if !i.resourceAllowed(res) {
+			fail("invalid_target")
+			return
+		}
+	}
+	if scope := q.Get("scope"); len(i.opts.Scopes) > 0 && !subsetScopes(scope, strings.Join(i.opts.Scopes, " ")) {
+		fail("invalid_scope")
+		return
+	}
+	code := randomID()
+	i.mu.Lock()
+	i.codes[code] = codeGrant{
+		clientID: clientID, redirectURI: redirectURI, challenge: q.Get("code_challenge"),
+		resources: q["resource"], scope: q.Get("scope"), expires: i.opts.Now().Add(time.Minute),
+	}
+	i.mu.Unlock()
+	v := back.Query()
+	v.Set("code", code)
+	v.Set("state", q.Get("state"))
+	v.Set("iss", i.issuer)
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+// redeemCode checks and consumes an authorization code; it returns the
+// grant or the reason it is refused.
+func (i *Issuer) redeemCode(form url.Values, clientID string) (codeGrant, string) {
+	i.mu.Lock()
+	g, ok := i.codes[form.Get("code")]
+	delete(i.codes, form.Get("code")) // single use, whatever happens next
+	i.mu.Unlock()
+	switch {
+	case !ok || i.opts.Now().After(g.expires):
+		return g, "unknown or expired code"
+	case g.clientID != clientID:
+		return g, "code issued to another client"
+	case g.redirectURI != form.Get("redirect_uri"):
+		return g, "redirect_uri differs from the authorization request"
+	}
+	sum := sha256.Sum256([]byte(form.Get("code_verifier")))
+	if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+		return g, "PKCE verification failed"
+	}
+	return g, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
