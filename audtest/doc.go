@@ -2,10 +2,12 @@
 // testing resource servers that use audguard, and for demos.
 //
 // An [Issuer] listens on a loopback port and serves RFC 8414 and OpenID
-// Connect discovery, a JWKS, and a token endpoint that issues audience-bound
-// access tokens: the RFC 8707 "resource" parameter becomes the token's
-// "aud", and a resource outside Options.Resources is refused with
-// invalid_target. It mints valid tokens ([Issuer.AccessToken]) and every
+// Connect discovery, a JWKS, dynamic client registration, an authorization
+// endpoint that approves every valid request at once (authorization code
+// with PKCE, so real MCP clients run their usual flow unattended), and a
+// token endpoint that issues audience-bound access tokens: the RFC 8707
+// "resource" parameter becomes the token's "aud", and a resource outside
+// Options.Resources is refused with invalid_target. It mints valid tokens ([Issuer.AccessToken]) and every
 // kind of broken token a test needs through [Issuer.Sign] and [Token]:
 // wrong audience or issuer, expired, "alg": "none", HMAC signed with the
 // public key, embedded "jwk", duplicate members (RawClaims), tampered
