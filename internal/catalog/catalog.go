@@ -173,7 +173,6 @@ func withHeader(h map[string]any) func(*audtest.Token) {
 	return func(t *audtest.Token) { t.Header = h }
 }
 
-
 // rawToken builds a token from raw header and claims JSON and a signature
 // segment, without signing.
 func rawToken(hdr, claims, sig string) string {
