@@ -140,3 +140,39 @@ func (s *Set) has(kid string) bool {
 	_, ok := s.ambiguous[kid]
 	return ok
 }
+
+// reusing returns s with every key that old holds with the same kid,
+// algorithm and key material replaced by old's *Key, so that callers that
+// compare key pointers (the verifier's token cache) see an unchanged key as
+// unchanged across a refresh. A changed or new key keeps its new pointer;
+// a removed key is simply absent.
+func (s *Set) reusing(old *Set) *Set {
+	if old == nil || len(old.all) == 0 {
+		return s
+	}
+	same := func(k *Key) *Key {
+		if k.id != "" {
+			if o, ok := old.byKID[k.id]; ok && o.alg == k.alg && o.fingerprint == k.fingerprint {
+				return o
+			}
+			return k
+		}
+		for _, o := range old.noKID {
+			if o.alg == k.alg && o.fingerprint == k.fingerprint {
+				return o
+			}
+		}
+		return k
+	}
+	out := &Set{byKID: make(map[string]*Key, len(s.byKID)), ambiguous: s.ambiguous}
+	for _, k := range s.all {
+		nk := same(k)
+		out.all = append(out.all, nk)
+		if k.id == "" {
+			out.noKID = append(out.noKID, nk)
+		} else {
+			out.byKID[k.id] = nk
+		}
+	}
+	return out
+}
