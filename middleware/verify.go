@@ -412,20 +412,30 @@ func (v *Verifier) selectKey(ctx context.Context, t *parsedToken) (*issuerState,
 	if !ok {
 		return nil, nil, fail(ErrIssuer, "iss is not a configured issuer")
 	}
-	key, err := is.keys.Key(ctx, t.kid, t.alg)
+	key, err := keyFor(ctx, is.keys, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return is, key, nil
+}
+
+// keyFor asks one issuer's key source for the token's key (pipeline step
+// 5) and checks that the key is bound to the token's alg.
+func keyFor(ctx context.Context, keys KeySource, t *parsedToken) (*jwks.Key, error) {
+	key, err := keys.Key(ctx, t.kid, t.alg)
 	switch {
 	case err == nil:
 	case errors.Is(err, jwks.ErrUnavailable):
-		return nil, nil, failWith(ErrKeysUnavailable, "issuer key source", err)
+		return nil, failWith(ErrKeysUnavailable, "issuer key source", err)
 	default:
-		return nil, nil, failWith(ErrSignature, "key lookup", err)
+		return nil, failWith(ErrSignature, "key lookup", err)
 	}
 	if key == nil || key.Algorithm() != t.alg {
 		// A key source must bind each key to one algorithm; refuse a
 		// source that returns a key for another one.
-		return nil, nil, fail(ErrSignature, "key is not bound to the token's alg")
+		return nil, fail(ErrSignature, "key is not bound to the token's alg")
 	}
-	return is, key, nil
+	return key, nil
 }
 
 // verifySignature is pipeline step 6, with the key converted to its crypto
