@@ -145,13 +145,20 @@ func Start(opts Options) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The identifier is fixed before the server starts: handlers read it,
+	// and requests may come from other processes (no happens-before edge
+	// the race detector could see).
+	scheme := "http://"
+	if opts.TLS {
+		scheme = "https://"
+	}
+	i.issuer = scheme + ln.Addr().String() + opts.Path
 	i.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	if opts.TLS {
 		i.srv.StartTLS()
 	} else {
 		i.srv.Start()
 	}
-	i.issuer = i.srv.URL + opts.Path
 	return i, nil
 }
 
@@ -165,10 +172,10 @@ func (i *Issuer) URL() string { return i.issuer }
 func (i *Issuer) ServerURL() string { return i.srv.URL }
 
 // JWKSURL returns the JWKS URL.
-func (i *Issuer) JWKSURL() string { return i.srv.URL + i.opts.Path + "/jwks" }
+func (i *Issuer) JWKSURL() string { return i.issuer + "/jwks" }
 
 // TokenURL returns the token endpoint URL.
-func (i *Issuer) TokenURL() string { return i.srv.URL + i.opts.Path + "/token" }
+func (i *Issuer) TokenURL() string { return i.issuer + "/token" }
 
 // Client returns an HTTP client for the issuer (trusting its test
 // certificate when TLS is on).

@@ -108,6 +108,7 @@ type ScopeError struct {
 	Missing []string
 }
 
+// Error lists the missing scopes, for logs.
 func (e *ScopeError) Error() string {
 	return "audguard: insufficient scope: missing " + strings.Join(e.Missing, " ")
 }

@@ -1,0 +1,533 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/audguard/audguard/audtest"
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the audguard executable built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "audguard-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "audguard")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building audguard:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// upstream is a protected app that records what reached it.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	last *http.Request
+	sse  chan struct{} // closed to let the SSE handler send its second event
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{sse: make(chan struct{})}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.last = r.Clone(context.Background())
+		u.mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/mcp/events") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: first\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-u.sse:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprint(w, "data: second\n\n")
+			return
+		}
+		w.Header().Set("X-Upstream-Path", r.URL.Path)
+		fmt.Fprintf(w, "upstream saw %s?%s", r.URL.Path, r.URL.RawQuery)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) lastRequest() *http.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last
+}
+
+// proc is a running audguard process.
+type proc struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startProxy runs audguard proxy with args and env and waits until it
+// listens.
+func startProxy(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"proxy", "-listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = io.MultiWriter(p.stderr, pw)
+	require.NoError(t, cmd.Start())
+	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "audguard proxy listening" {
+				addr <- line["listen"].(string)
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		p.addr = "http://" + a
+	case err := <-p.done:
+		t.Fatalf("audguard exited early (%v):\n%s", err, p.stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("audguard did not start:\n%s", p.stderr.String())
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	return p
+}
+
+func get(t *testing.T, target string, hdr map[string][]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	require.NoError(t, err)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+func bearer(tok string) map[string][]string {
+	return map[string][]string{"Authorization": {"Bearer " + tok}}
+}
+
+func TestProxyEndToEnd(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const resource = "https://mcp.example.com/mcp"
+	p := startProxy(t, nil,
+		"-resource", resource,
+		"-issuer", iss.URL(),
+		"-upstream", up.URL+"/base",
+		"-scopes", "mcp:tools,mcp:read",
+		"-allow-http-loopback")
+	md := "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+
+	t.Run("accept_and_forward", func(t *testing.T) {
+		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
+		resp, body := get(t, p.addr+"/mcp/x?y=1", map[string][]string{
+			"Authorization":        {"Bearer " + tok},
+			"X-Audguard-Subject":   {"admin"},
+			"x-audguard-issuer":    {"https://evil.example"},
+			"X-Audguard-Whatever":  {"spoof"},
+			"X_Audguard_Subject":   {"admin"},
+			"x_audguard-client_id": {"admin-client"},
+		})
+		require.Equal(t, 200, resp.StatusCode, body)
+		require.Equal(t, "upstream saw /base/mcp/x?y=1", body, "path and query joined like NewSingleHostReverseProxy")
+		r := up.lastRequest()
+		require.Empty(t, r.Header.Values("Authorization"), "no token passthrough")
+		require.Equal(t, []string{"user-1"}, r.Header.Values("X-Audguard-Subject"), "spoofed header dropped, real one set")
+		require.Equal(t, []string{"audtest-client"}, r.Header.Values("X-Audguard-Client-Id"))
+		require.Equal(t, []string{"mcp:tools mcp:read"}, r.Header.Values("X-Audguard-Scope"), "scope as issued")
+		require.Equal(t, []string{iss.URL()}, r.Header.Values("X-Audguard-Issuer"))
+		require.Empty(t, r.Header.Values("X-Audguard-Whatever"))
+		for k := range r.Header {
+			require.False(t, strings.Contains(strings.ToLower(k), "audguard") && !strings.HasPrefix(k, "X-Audguard-"),
+				"underscore variants of identity headers are dropped too: %s", k)
+		}
+	})
+	t.Run("missing_token", func(t *testing.T) {
+		resp, _ := get(t, p.addr+"/mcp", nil)
+		require.Equal(t, 401, resp.StatusCode)
+		require.Equal(t, `Bearer resource_metadata="`+md+`", scope="mcp:tools mcp:read"`, resp.Header.Get("WWW-Authenticate"))
+	})
+	t.Run("wrong_audience", func(t *testing.T) {
+		resp, body := get(t, p.addr+"/mcp", bearer(iss.AccessToken("https://api.example.com", "mcp:tools", "mcp:read")))
+		require.Equal(t, 401, resp.StatusCode)
+		require.Equal(t, `Bearer error="invalid_token", error_description="The access token was not issued for this resource", resource_metadata="`+md+`", scope="mcp:tools mcp:read"`, resp.Header.Get("WWW-Authenticate"))
+		require.NotContains(t, body, "api.example.com")
+	})
+	t.Run("missing_scope", func(t *testing.T) {
+		resp, _ := get(t, p.addr+"/mcp", bearer(iss.AccessToken(resource, "mcp:tools")))
+		require.Equal(t, 403, resp.StatusCode)
+		require.Equal(t, `Bearer error="insufficient_scope", error_description="The access token lacks a scope this operation requires", resource_metadata="`+md+`", scope="mcp:tools mcp:read"`, resp.Header.Get("WWW-Authenticate"))
+	})
+	t.Run("two_authorization_headers", func(t *testing.T) {
+		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
+		resp, _ := get(t, p.addr+"/mcp", map[string][]string{"Authorization": {"Bearer " + tok, "Bearer " + tok}})
+		require.Equal(t, 400, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_request"`)
+	})
+	t.Run("query_token_ignored", func(t *testing.T) {
+		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
+		resp, _ := get(t, p.addr+"/mcp?access_token="+tok, nil)
+		require.Equal(t, 401, resp.StatusCode)
+		require.NotContains(t, resp.Header.Get("WWW-Authenticate"), "error=")
+		require.NotContains(t, p.stderr.String(), tok[:20], "tokens and query strings are never logged")
+	})
+	t.Run("opaque_token", func(t *testing.T) {
+		resp, _ := get(t, p.addr+"/mcp", bearer("2YotnFZFEjr1zCsicMWpAA"))
+		require.Equal(t, 401, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+	})
+	t.Run("metadata_needs_no_token", func(t *testing.T) {
+		resp, body := get(t, p.addr+"/.well-known/oauth-protected-resource/mcp", nil)
+		require.Equal(t, 200, resp.StatusCode)
+		require.JSONEq(t, `{"resource":"`+resource+`","authorization_servers":["`+iss.URL()+`"],"bearer_methods_supported":["header"],"scopes_supported":["mcp:tools","mcp:read"]}`, body)
+	})
+	t.Run("routes_by_path_whatever_the_host", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, p.addr+"/.well-known/oauth-protected-resource/mcp", nil)
+		req.Host = "other.example"
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		resp, _ = get(t, p.addr+"/.well-known/other", nil)
+		require.Equal(t, 401, resp.StatusCode, "every other path is protected")
+	})
+	t.Run("sse_streams_unbuffered", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, p.addr+"/mcp/events", nil)
+		req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource, "mcp:tools", "mcp:read"))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		rd := bufio.NewReader(resp.Body)
+		first, err := rd.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "data: first\n", first, "the first event arrives while the upstream is still running")
+		close(up.sse)
+		rest, err := io.ReadAll(rd)
+		require.NoError(t, err)
+		require.Contains(t, string(rest), "data: second")
+	})
+	t.Run("one_log_line_per_rejection", func(t *testing.T) {
+		require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), `"reason":"audience"`) }, 5*time.Second, 20*time.Millisecond)
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(line, "request rejected") {
+				require.NotContains(t, line, "access_token")
+			}
+		}
+	})
+}
+
+func TestProxyFromEnvironment(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const resource = "https://api.example.com"
+	p := startProxy(t, []string{
+		"AUDGUARD_RESOURCE=" + resource,
+		"AUDGUARD_ISSUER=" + iss.URL(),
+		"AUDGUARD_UPSTREAM=" + up.URL,
+		"AUDGUARD_SCOPES=read",
+		"AUDGUARD_ALLOW_HTTP_LOOPBACK=true",
+		"AUDGUARD_LEEWAY=0s",
+		"AUDGUARD_TYP=strict",
+	}, "-scopes", "write") // the flag wins over AUDGUARD_SCOPES
+	resp, _ := get(t, p.addr+"/x", bearer(iss.AccessToken(resource, "write")))
+	require.Equal(t, 200, resp.StatusCode)
+	resp, _ = get(t, p.addr+"/x", bearer(iss.AccessToken(resource, "read")))
+	require.Equal(t, 403, resp.StatusCode)
+	// typ strict came from the environment: a JWT-typed token is refused.
+	tok := iss.MustSign(audtest.Token{Claims: withScope(iss.Claims(resource), "write"), Header: map[string]any{"typ": "JWT"}})
+	resp, _ = get(t, p.addr+"/x", bearer(tok))
+	require.Equal(t, 401, resp.StatusCode)
+}
+
+func TestProxyStartupRefusals(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	base := map[string]string{"-resource": "https://api.example.com/mcp", "-issuer": iss.URL(), "-upstream": "http://127.0.0.1:1", "-allow-http-loopback": ""}
+	tests := []struct {
+		name string
+		set  map[string]string // flag -> value ("" for a bool); "-x": "\x00" deletes
+		env  []string
+		want string
+	}{
+		{name: "missing_resource", set: map[string]string{"-resource": "\x00"}, want: "-resource is required"},
+		{name: "missing_issuer", set: map[string]string{"-issuer": "\x00"}, want: "-issuer is required"},
+		{name: "missing_upstream", set: map[string]string{"-upstream": "\x00"}, want: "-upstream is required"},
+		{name: "http_resource_without_loopback_flag", set: map[string]string{"-allow-http-loopback": "\x00", "-resource": "http://127.0.0.1:9/mcp"}, want: "http is allowed only"},
+		{name: "http_resource_non_loopback", set: map[string]string{"-resource": "http://api.example.com/mcp"}, want: "http is allowed only"},
+		{name: "http_issuer_without_loopback_flag", set: map[string]string{"-allow-http-loopback": "\x00"}, want: "http is allowed only"},
+		{name: "http_issuer_non_loopback", set: map[string]string{"-issuer": "http://as.example.com"}, want: "http is allowed only"},
+		{name: "resource_fragment", set: map[string]string{"-resource": "https://api.example.com/mcp#x"}, want: "fragment"},
+		{name: "resource_userinfo", set: map[string]string{"-resource": "https://u:p@api.example.com/mcp"}, want: "userinfo"},
+		{name: "resource_idn_u_label", set: map[string]string{"-resource": "https://bücher.example/mcp"}, want: "A-label"},
+		{name: "resource_relative", set: map[string]string{"-resource": "mcp.example.com"}, want: "absolute URI"},
+		{name: "unknown_typ", set: map[string]string{"-typ": "loose"}, want: "unknown typ policy"},
+		{name: "bad_leeway", set: map[string]string{"-leeway": "soon"}, want: "not a duration"},
+		{name: "negative_leeway", set: map[string]string{"-leeway": "-5s"}, want: "negative"},
+		{name: "leeway_too_large", set: map[string]string{"-leeway": "10m"}, want: "exceeds the maximum"},
+		{name: "bad_max_stale", set: map[string]string{"-jwks-max-stale": "1 day"}, want: "not a duration"},
+		{name: "bad_cooldown", set: map[string]string{"-jwks-refresh-cooldown": "x"}, want: "not a duration"},
+		{name: "bad_fetch_timeout", set: map[string]string{"-jwks-fetch-timeout": "5"}, want: "not a duration"},
+		{name: "alg_none", set: map[string]string{"-alg": "none"}, want: "never accepted"},
+		{name: "alg_hs256", set: map[string]string{"-alg": "RS256,HS256"}, want: "shared-secret"},
+		{name: "scope_offline_access", set: map[string]string{"-scopes": "offline_access"}, want: "offline_access"},
+		{name: "jwks_uri_with_two_issuers", set: map[string]string{"-jwks-uri": "https://as.example.com/jwks", "-issuer": "\x00"}, env: []string{"AUDGUARD_ISSUER=https://a.example,https://b.example"}, want: "single -issuer"},
+		{name: "upstream_not_url", set: map[string]string{"-upstream": "localhost:3000"}, want: "-upstream"},
+		{name: "unknown_flag", set: map[string]string{"-frobnicate": "1"}, want: "flag provided but not defined"},
+		{name: "bad_env_duration", env: []string{"AUDGUARD_LEEWAY=forever"}, want: "AUDGUARD_LEEWAY"},
+		{name: "tls_cert_without_key", set: map[string]string{"-tls-cert": "cert.pem"}, want: "-tls-key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			flags := map[string]string{}
+			for k, v := range base {
+				flags[k] = v
+			}
+			for k, v := range tc.set {
+				if v == "\x00" {
+					delete(flags, k)
+				} else {
+					flags[k] = v
+				}
+			}
+			args := []string{"proxy", "-listen", "127.0.0.1:0"}
+			for k, v := range flags {
+				if v == "" {
+					args = append(args, k)
+				} else {
+					args = append(args, k, v)
+				}
+			}
+			cmd := exec.Command(binary, args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			require.NoError(t, cmd.Start())
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				require.ErrorAs(t, err, &ee, stderr.String())
+				require.Equal(t, 2, ee.ExitCode(), stderr.String())
+				require.Contains(t, stderr.String(), tc.want)
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("audguard started instead of refusing:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestProxyStartsWithoutKeysAndFailsClosed(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	iss.SetDiscoveryHandler(audtest.Status(http.StatusServiceUnavailable))
+	iss.SetJWKSHandler(audtest.Status(http.StatusServiceUnavailable))
+	up := newUpstream(t)
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-jwks-fetch-timeout", "1s", "-jwks-refresh-cooldown", "1s")
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "signing keys not available at start-up") }, 5*time.Second, 10*time.Millisecond)
+	resp, _ := get(t, p.addr+"/x", bearer(iss.AccessToken(resource)))
+	require.Equal(t, 401, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+	require.Nil(t, up.lastRequest())
+
+	// Keys arrive: requests are accepted once the cooldown allows a retry.
+	iss.SetDiscoveryHandler(nil)
+	iss.SetJWKSHandler(nil)
+	require.Eventually(t, func() bool {
+		resp, _ := get(t, p.addr+"/x", bearer(iss.AccessToken(resource)))
+		return resp.StatusCode == 200
+	}, 10*time.Second, 200*time.Millisecond)
+}
+
+func TestProxyGracefulShutdown(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	p := startProxy(t, nil, "-resource", "https://api.example.com", "-issuer", iss.URL(), "-upstream", up.URL, "-allow-http-loopback")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.done:
+		require.NoError(t, err, p.stderr.String())
+		p.done <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	require.Contains(t, p.stderr.String(), "shutting down")
+}
+
+func TestCheckCommand(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	const resource = "https://mcp.example.com/mcp"
+	run := func(stdin string, args ...string) (int, string, string) {
+		cmd := exec.Command(binary, append([]string{"check"}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return code, out.String(), errb.String()
+	}
+	common := []string{"-resource", resource, "-issuer", iss.URL(), "-allow-http-loopback"}
+
+	good := iss.AccessToken(resource)
+	code, out, _ := run("", append(common, good)...)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "VALID")
+	require.NotContains(t, out, good[strings.LastIndexByte(good, '.')+1:][:20], "never the signature")
+
+	wrong := iss.AccessToken("https://api.example.com")
+	code, out, _ = run("", append(common, wrong)...)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "FAIL  audience")
+	require.Contains(t, out, "aud [https://api.example.com] does not contain https://mcp.example.com/mcp")
+	require.Contains(t, out, "INVALID (audience)")
+
+	code, out, _ = run(good+"\n", append(common, "-")...)
+	require.Equal(t, 0, code, out)
+
+	code, _, errOut := run("", "-resource", resource, good)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "-issuer is required")
+	code, _, _ = run("", common...)
+	require.Equal(t, 2, code, "no token")
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(out), "audguard "))
+
+	cmd := exec.Command(binary, "proxy", "-h")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Run())
+	help := errb.String()
+	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale"} {
+		require.Regexp(t, `(?m)^  -`+f+`( |$)`, help, f)
+		require.Contains(t, help, "env "+envName(f), f)
+	}
+	require.Contains(t, help, "(default 30s; env AUDGUARD_LEEWAY)")
+
+	code := exec.Command(binary, "frobnicate").Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, code, &ee)
+	require.Equal(t, 2, ee.ExitCode())
+}
+
+func TestDemo(t *testing.T) {
+	start := time.Now()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo"}, func(string) string { return "" }, strings.NewReader(""), &out, &errb)
+	require.Equal(t, 0, code, "%s\n%s", out.String(), errb.String())
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Contains(t, out.String(), "Result: all 8 steps behaved as expected.")
+	require.NotContains(t, out.String(), "UNEXPECTED")
+}
+
+func TestProxyJWKSURIAndIssuers(t *testing.T) {
+	t.Run("jwks_uri_skips_discovery", func(t *testing.T) {
+		iss := audtest.NewIssuer(t, audtest.Options{})
+		iss.SetDiscoveryHandler(audtest.Status(http.StatusNotFound))
+		up := newUpstream(t)
+		const resource = "https://api.example.com"
+		p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-jwks-uri", iss.JWKSURL(), "-upstream", up.URL, "-allow-http-loopback")
+		resp, _ := get(t, p.addr+"/x", bearer(iss.AccessToken(resource)))
+		require.Equal(t, 200, resp.StatusCode)
+		require.Zero(t, iss.DiscoveryFetches())
+	})
+	t.Run("two_issuers_each_with_its_own_keys", func(t *testing.T) {
+		a := audtest.NewIssuer(t, audtest.Options{})
+		b := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"ES256"}})
+		up := newUpstream(t)
+		const resource = "https://api.example.com"
+		p := startProxy(t, nil, "-resource", resource, "-issuer", a.URL(), "-issuer", b.URL(), "-upstream", up.URL, "-allow-http-loopback")
+		for _, iss := range []*audtest.Issuer{a, b} {
+			resp, _ := get(t, p.addr+"/x", bearer(iss.AccessToken(resource)))
+			require.Equal(t, 200, resp.StatusCode)
+			require.Equal(t, iss.URL(), up.lastRequest().Header.Get("X-Audguard-Issuer"))
+		}
+		// A token claiming issuer A but signed with B's key is refused.
+		forged := b.MustSign(audtest.Token{Claims: a.Claims(resource)})
+		resp, _ := get(t, p.addr+"/x", bearer(forged))
+		require.Equal(t, 401, resp.StatusCode)
+	})
+	t.Run("explicit_zero_leeway", func(t *testing.T) {
+		iss := audtest.NewIssuer(t, audtest.Options{})
+		up := newUpstream(t)
+		const resource = "https://api.example.com"
+		p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL, "-allow-http-loopback", "-leeway", "0s")
+		c := iss.Claims(resource)
+		c["exp"] = time.Now().Add(-2 * time.Second).Unix() // within the default 30s, not within 0s
+		resp, _ := get(t, p.addr+"/x", bearer(iss.MustSign(audtest.Token{Claims: c})))
+		require.Equal(t, 401, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "expired")
+	})
+}

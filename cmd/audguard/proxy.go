@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/audguard/audguard/jwks"
+	"github.com/audguard/audguard/middleware"
+)
+
+// verifyFlags are the flags proxy and check share.
+type verifyFlags struct {
+	resource      string
+	issuers       listFlag
+	jwksURI       string
+	scopes        csvFlag
+	audiences     listFlag
+	algs          csvFlag
+	typ           string
+	leeway        durationFlag
+	allowLoopback bool
+	cooldown      durationFlag
+	fetchTimeout  durationFlag
+	maxStale      durationFlag
+}
+
+func (vf *verifyFlags) register(fs *flagSet, withJWKSPolicy bool) {
+	fs.StringVar(&vf.resource, "resource", "", "canonical URI of the protected resource (required), e.g. https://mcp.example.com/mcp")
+	fs.Var(&vf.issuers, "issuer", "trusted issuer `URL`, compared byte for byte (required; repeatable)")
+	fs.StringVar(&vf.jwksURI, "jwks-uri", "", "JWKS `URL` of the issuer, skipping discovery (single issuer only)")
+	vf.algs.values = middleware.DefaultAlgorithms()
+	fs.Var(&vf.algs, "alg", "accepted signature `algorithms`, comma-separated")
+	fs.StringVar(&vf.typ, "typ", "compat", "typ header policy: compat (absent, JWT or at+jwt) or strict (at+jwt and RFC 9068 claims)")
+	vf.leeway.d = middleware.DefaultLeeway
+	fs.Var(&vf.leeway, "leeway", "clock skew tolerated on exp, nbf and iat (`duration`, at most 5m; 0s for none)")
+	fs.BoolVar(&vf.allowLoopback, "allow-http-loopback", false, "accept http (not https) URLs whose host is loopback, for local development")
+	fs.Var(&vf.scopes, "scopes", "`scopes` every request needs, comma-separated")
+	fs.Var(&vf.audiences, "audience", "extra accepted aud `value`, compared byte for byte (repeatable)")
+	if withJWKSPolicy {
+		vf.cooldown.d = jwks.DefaultRefreshCooldown
+		fs.Var(&vf.cooldown, "jwks-refresh-cooldown", "minimum `duration` between JWKS refreshes caused by unknown key IDs")
+		vf.fetchTimeout.d = jwks.DefaultFetchTimeout
+		fs.Var(&vf.fetchTimeout, "jwks-fetch-timeout", "`duration` limit of one discovery or JWKS fetch")
+		vf.maxStale.d = jwks.DefaultMaxStale
+		fs.Var(&vf.maxStale, "jwks-max-stale", "how long the last good JWKS is used while fetches fail (`duration`)")
+	}
+}
+
+// config turns the flags into a verifier configuration. Problems are
+// returned as one error of plain sentences.
+func (vf *verifyFlags) config(logger *slog.Logger) (middleware.Config, error) {
+	var problems []string
+	if vf.resource == "" {
+		problems = append(problems, "-resource is required")
+	}
+	if len(vf.issuers.values) == 0 {
+		problems = append(problems, "-issuer is required")
+	}
+	if vf.jwksURI != "" && len(vf.issuers.values) > 1 {
+		problems = append(problems, "-jwks-uri can be used with a single -issuer only (several issuers are discovered)")
+	}
+	typ, err := middleware.ParseTypPolicy(vf.typ)
+	if err != nil {
+		problems = append(problems, "-typ: "+err.Error())
+	}
+	if len(vf.algs.values) == 0 {
+		problems = append(problems, "-alg: at least one algorithm is required")
+	}
+	if len(problems) > 0 {
+		return middleware.Config{}, errors.New(strings.Join(problems, "\n"))
+	}
+	cfg := middleware.Config{
+		Resource:          vf.resource,
+		Audiences:         vf.audiences.values,
+		Algorithms:        vf.algs.values,
+		Typ:               typ,
+		Scopes:            vf.scopes.values,
+		AllowHTTPLoopback: vf.allowLoopback,
+		Logger:            logger,
+		JWKS: jwks.Options{
+			RefreshCooldown: vf.cooldown.d,
+			FetchTimeout:    vf.fetchTimeout.d,
+			MaxStale:        vf.maxStale.d,
+		},
+	}
+	cfg.Leeway = vf.leeway.d
+	if vf.leeway.d == 0 {
+		cfg.Leeway = middleware.NoLeeway // an explicit 0s means no tolerance
+	}
+	for _, u := range vf.issuers.values {
+		cfg.Issuers = append(cfg.Issuers, middleware.Issuer{URL: u, JWKSURI: vf.jwksURI})
+	}
+	return cfg, nil
+}
+
+// proxyFlags are the flags of audguard proxy.
+type proxyFlags struct {
+	verifyFlags
+	listen   string
+	upstream string
+	tlsCert  string
+	tlsKey   string
+}
+
+const proxyAbout = `Guards an upstream HTTP server (an MCP server in any language, an API): every
+request except the RFC 9728 metadata document needs a bearer token issued for
+-resource. Verified requests are forwarded with Authorization removed and
+X-Audguard-Subject, X-Audguard-Client-Id, X-Audguard-Scope and X-Audguard-Issuer
+set; client-sent X-Audguard-* headers are dropped. Responses, including
+server-sent events, stream through unbuffered.`
+
+func parseProxyFlags(args []string, getenv func(string) string, stderr io.Writer) (*proxyFlags, error) {
+	pf := &proxyFlags{}
+	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stderr)
+	fs.StringVar(&pf.listen, "listen", ":8080", "`address` to serve plain HTTP on (TLS terminates in front, or use -tls-cert)")
+	fs.StringVar(&pf.upstream, "upstream", "", "`URL` of the protected server (required), e.g. http://127.0.0.1:3000")
+	fs.StringVar(&pf.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (with -tls-key)")
+	fs.StringVar(&pf.tlsKey, "tls-key", "", "private key `file` for -tls-cert")
+	pf.register(fs, true)
+	if err := fs.parse(args, getenv); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "audguard proxy: unexpected argument %q\n", fs.Arg(0))
+		return nil, errUsage
+	}
+	return pf, nil
+}
+
+// proxy is the guarding reverse proxy.
+type proxy struct {
+	v      *middleware.Verifier
+	rp     *httputil.ReverseProxy
+	meta   http.Handler
+	log    *slog.Logger
+	mdPath string
+	mdQry  string
+	hasQry bool
+}
+
+// newProxy validates everything and builds the handler. It performs no
+// network I/O.
+func newProxy(pf *proxyFlags, logger *slog.Logger) (*proxy, error) {
+	var problems []string
+	cfg, err := pf.config(logger)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	up, err := parseUpstream(pf.upstream)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if (pf.tlsCert == "") != (pf.tlsKey == "") {
+		problems = append(problems, "-tls-cert and -tls-key go together")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	v, err := middleware.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: v.MetadataPath()}
+	if u, err := url.Parse(v.MetadataURL()); err == nil {
+		p.mdQry, p.hasQry = u.RawQuery, u.ForceQuery || u.RawQuery != ""
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:       p.rewrite(up),
+		FlushInterval: -1, // stream every write: server-sent events, chunked bodies
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return // the client went away
+			}
+			logger.Warn("upstream request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			http.Error(w, "Bad Gateway", http.StatusBadGateway)
+		},
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+func parseUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("-upstream is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-upstream %q: must be an absolute http or https URL", s)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("-upstream %q: must not contain userinfo or a fragment", s)
+	}
+	return u, nil
+}
+
+// identityHeaders are set on every forwarded request; any client-sent
+// header with this prefix is removed first.
+const identityPrefix = "X-Audguard-"
+
+func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
+	return func(pr *httputil.ProxyRequest) {
+		pr.SetURL(up) // path and query joined as NewSingleHostReverseProxy does
+		pr.SetXForwarded()
+		h := pr.Out.Header
+		h.Del("Authorization") // no token passthrough (MCP security best practices)
+		for k := range h {
+			if isIdentityHeader(k) {
+				delete(h, k)
+			}
+		}
+		c, ok := middleware.ClaimsFromContext(pr.In.Context())
+		if !ok {
+			return // unreachable: ServeHTTP only proxies verified requests
+		}
+		set := func(name, v string) {
+			if v != "" {
+				h.Set(name, v)
+			}
+		}
+		set("X-Audguard-Subject", c.Subject)
+		set("X-Audguard-Client-Id", c.ClientID)
+		set("X-Audguard-Scope", c.Scope)
+		set("X-Audguard-Issuer", c.Issuer)
+	}
+}
+
+// isIdentityHeader reports whether a client-sent header could be taken
+// for one of audguard's identity headers: any case, and with '_' for '-'
+// (CGI, WSGI and PHP map both to the same variable, so X_Audguard_Subject
+// would otherwise spoof X-Audguard-Subject).
+func isIdentityHeader(name string) bool {
+	if len(name) < len(identityPrefix) {
+		return false
+	}
+	for i := 0; i < len(identityPrefix); i++ {
+		c, want := name[i], identityPrefix[i]
+		if c == '_' {
+			c = '-'
+		}
+		if c != want && c|0x20 != want|0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *proxy) isMetadata(r *http.Request) bool {
+	if r.URL.Path != p.mdPath {
+		return false
+	}
+	return !p.hasQry || r.URL.RawQuery == p.mdQry
+}
+
+// ServeHTTP routes by path only, whatever the Host: the metadata document
+// is public, everything else is verified and proxied.
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.isMetadata(r) {
+		p.meta.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	c, err := p.v.Authenticate(ctx, r.Header.Values("Authorization"))
+	if err == nil && (hasControl(c.Subject) || hasControl(c.ClientID)) {
+		// Such values cannot travel in a header; refuse rather than alter
+		// the identity the upstream sees.
+		err = fmt.Errorf("%w: sub or client_id holds control characters", middleware.ErrClaims)
+	}
+	if err != nil {
+		resp := p.v.ErrorResponse(err)
+		p.log.LogAttrs(ctx, slog.LevelInfo, "request rejected",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), // never the query: it may carry tokens
+			slog.Int("status", resp.Status),
+			slog.String("reason", middleware.Reason(err)),
+			slog.String("remote", r.RemoteAddr))
+		resp.Write(w)
+		return
+	}
+	p.rp.ServeHTTP(w, r.WithContext(middleware.ContextWithClaims(ctx, c)))
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// runProxy serves until ctx ends or SIGINT/SIGTERM, then shuts down
+// gracefully.
+func runProxy(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
+	pf, err := parseProxyFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr)
+	p, err := newProxy(pf, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "audguard proxy: invalid configuration:\n  %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "audguard: invalid configuration:\n  "), "\n", "\n  "))
+		return errUsage
+	}
+	defer p.v.Close()
+
+	ln, err := net.Listen("tcp", pf.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", pf.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// No ReadTimeout/WriteTimeout: uploads and server-sent event
+		// streams may legitimately last long.
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Warm the key cache; failure is reported, not fatal: requests are
+	// refused (fail closed) until keys arrive.
+	warm, cancel := context.WithTimeout(ctx, pf.fetchTimeout.d+time.Second)
+	if err := p.v.Refresh(warm); err != nil {
+		logger.Warn("signing keys not available at start-up; every request is refused until they are",
+			slog.String("error", err.Error()))
+	}
+	cancel()
+
+	logger.Info("audguard proxy listening",
+		slog.String("listen", ln.Addr().String()),
+		slog.String("resource", pf.resource),
+		slog.String("upstream", pf.upstream),
+		slog.String("metadata", p.v.MetadataURL()))
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if pf.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, pf.tlsCert, pf.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newLogger logs JSON when stderr is not a terminal, text otherwise.
+func newLogger(w io.Writer) *slog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, nil))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
