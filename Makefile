@@ -3,6 +3,17 @@ SHELL := /usr/bin/env bash
 GOVULNCHECK_VERSION := v1.9.0
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 10m
+# FUZZFLAGS is passed to each fuzzing run, e.g. FUZZFLAGS="-parallel 1".
+FUZZFLAGS ?=
+# Fuzz targets as <package>:<target>, run one after the other by make fuzz.
+FUZZ_TARGETS := \
+	./middleware:FuzzAuthenticate \
+	./middleware:FuzzVerifyToken \
+	./middleware:FuzzVerifyClaims \
+	./jwks:FuzzParse \
+	./internal/canonuri:FuzzMatch \
+	./internal/jose:FuzzForEachMember \
+	./internal/jose:FuzzSplitDecode
 
 .PHONY: test vet unit fmt-check tidy-check lint vuln fuzz bench demo
 
@@ -30,6 +41,17 @@ lint:
 ## vuln: govulncheck (pinned) over every module.
 vuln:
 	./scripts/each-module.sh run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 10m), one after the
+## other (not part of make test, which runs only the seed corpora). A
+## failing input is saved under the package's testdata/fuzz/<Target>/;
+## commit it as a regression seed once the bug is fixed.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "==> $$pkg $$name for $(FUZZTIME)"; \
+		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS); \
+	done
 
 ## demo: the walkthrough from the README.
 demo:
