@@ -1,6 +1,10 @@
 # audguard developer targets. `make test` is what CI runs (.ci/run).
 SHELL := /usr/bin/env bash
 GOVULNCHECK_VERSION := v1.9.0
+# The vulnerability database is built offline from this golang.org/x/vulndb
+# version (scripts/vulndb.sh); bump it to scan against newer reports.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB_DIR ?= .cache/vulndb
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 10m
 # FUZZFLAGS is passed to each fuzzing run, e.g. FUZZFLAGS="-parallel 1".
@@ -38,9 +42,14 @@ tidy-check:
 lint:
 	./scripts/each-module.sh run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-## vuln: govulncheck (pinned) over every module.
+## vuln: govulncheck (pinned) over every module, against a database built
+## offline from the pinned golang.org/x/vulndb (no access to vuln.go.dev
+## needed). GOTOOLCHAIN=auto makes each module scanned with the toolchain
+## its go.mod selects, so the standard library is judged at the version
+## the repository builds with.
 vuln:
-	./scripts/each-module.sh run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) ./...
+	./scripts/vulndb.sh $(VULNDB_VERSION) $(abspath $(VULNDB_DIR))
+	GOTOOLCHAIN=auto ./scripts/each-module.sh run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(abspath $(VULNDB_DIR)) ./...
 
 ## fuzz: run each fuzz target for FUZZTIME (default 10m), one after the
 ## other (not part of make test, which runs only the seed corpora). A
