@@ -132,6 +132,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 
 // verify is Verify without reporting.
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > v.cfg.maxToken {
+		// Refused before the cache hashes it: an oversized token must
+		// cost nothing proportional to its size.
+		return nil, failWith(ErrMalformed, "shape", jose.ErrTooLarge)
+	}
 	now := v.cfg.now()
 	var h1, h2 uint64
 	if v.cache != nil {
