@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -182,40 +183,83 @@ func (s *scanner) skipSpace() {
 }
 
 // nameSet records member names of one object for duplicate detection. The
-// first names live in a fixed array so that small objects cost nothing.
+// first names live in a fixed array and are compared one by one, so that
+// small objects cost nothing; past that, names (and, with case folding,
+// their fold keys) go into maps, so that the work stays linear in the
+// number of names whatever they look like: comparing every pair would let
+// a document of many long names sharing a prefix cost quadratic time.
 type nameSet struct {
-	small [24][]byte
-	n     int
-	more  [][]byte
+	small  [24][]byte
+	n      int
+	exact  map[string]struct{}
+	folded map[string]struct{}
 }
 
 func (ns *nameSet) add(name []byte, fold bool) error {
-	check := func(prev []byte) error {
-		if bytes.Equal(prev, name) {
-			return ErrDuplicate
+	if ns.n < len(ns.small) {
+		for _, prev := range ns.small[:ns.n] {
+			if bytes.Equal(prev, name) {
+				return ErrDuplicate
+			}
+			if fold && bytes.EqualFold(prev, name) {
+				return ErrCaseDup
+			}
 		}
-		if fold && bytes.EqualFold(prev, name) {
-			return ErrCaseDup
-		}
+		ns.small[ns.n] = name
+		ns.n++
 		return nil
 	}
-	for i := 0; i < ns.n && i < len(ns.small); i++ {
-		if err := check(ns.small[i]); err != nil {
-			return err
+	if ns.exact == nil {
+		ns.exact = make(map[string]struct{}, 2*len(ns.small))
+		if fold {
+			ns.folded = make(map[string]struct{}, 2*len(ns.small))
+		}
+		for _, prev := range ns.small {
+			ns.exact[string(prev)] = struct{}{}
+			if fold {
+				ns.folded[foldKey(prev)] = struct{}{}
+			}
 		}
 	}
-	for _, p := range ns.more {
-		if err := check(p); err != nil {
-			return err
+	if _, dup := ns.exact[string(name)]; dup {
+		return ErrDuplicate
+	}
+	if fold {
+		k := foldKey(name)
+		if _, dup := ns.folded[k]; dup {
+			return ErrCaseDup
 		}
+		ns.folded[k] = struct{}{}
 	}
-	if ns.n < len(ns.small) {
-		ns.small[ns.n] = name
-	} else {
-		ns.more = append(ns.more, name)
-	}
+	ns.exact[string(name)] = struct{}{}
 	ns.n++
 	return nil
+}
+
+// foldKey maps a valid UTF-8 name to a key that two names share exactly
+// when bytes.EqualFold holds for them: every rune is replaced by the
+// smallest rune of its simple case-folding orbit (so "k", "K" and the
+// Kelvin sign all become "K").
+func foldKey(name []byte) string {
+	out := make([]byte, 0, len(name))
+	for len(name) > 0 {
+		if c := name[0]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			name = name[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune(name)
+		name = name[size:]
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		out = utf8.AppendRune(out, m)
+	}
+	return string(out)
 }
 
 // object parses an object starting at '{'. fn, when not nil, receives the
