@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -24,6 +25,21 @@ func FuzzForEachMember(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// Objects past the 24 names compared pairwise, where names are
+	// indexed by hash: distinct, a repeat, a case collision, nested.
+	many := func(extra string) []byte {
+		var b strings.Builder
+		b.WriteString(`{"sub":0`)
+		for i := range 40 {
+			b.WriteString(`,"n` + strconv.Itoa(i) + `":0`)
+		}
+		return []byte(b.String() + extra + `}`)
+	}
+	f.Add(many(``))
+	f.Add(many(`,"n7":1`))
+	f.Add(many(`,"SUB":1`))
+	f.Add(many(`,"\u017fub":1`))
+	f.Add([]byte(`{"x":` + string(many(`,"SUB":1`)) + `}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc := string(data)
 		type member struct {

@@ -3,6 +3,7 @@ package jose
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"unicode"
@@ -184,16 +185,21 @@ func (s *scanner) skipSpace() {
 
 // nameSet records member names of one object for duplicate detection. The
 // first names live in a fixed array and are compared one by one, so that
-// small objects cost nothing; past that, names (and, with case folding,
-// their fold keys) go into maps, so that the work stays linear in the
-// number of names whatever they look like: comparing every pair would let
-// a document of many long names sharing a prefix cost quadratic time.
+// small objects cost nothing; past that, every name is indexed by a keyed
+// hash of its bytes and, with case folding, of its fold key, so that the
+// work stays linear in the number of names whatever they look like:
+// comparing every pair would let a document of many long names sharing a
+// prefix cost quadratic time.
 type nameSet struct {
 	small  [24][]byte
 	n      int
-	exact  map[string]struct{}
-	folded map[string]struct{}
+	names  [][]byte         // every name, once past small
+	exact  map[uint64]int32 // hash of a name -> index of the first name with it
+	folded map[uint64]int32 // hash of a fold key -> index of the first name with it
 }
+
+// nameSeed keys the name hashes, so that no input can be built to collide.
+var nameSeed = maphash.MakeSeed()
 
 func (ns *nameSet) add(name []byte, fold bool) error {
 	if ns.n < len(ns.small) {
@@ -210,44 +216,74 @@ func (ns *nameSet) add(name []byte, fold bool) error {
 		return nil
 	}
 	if ns.exact == nil {
-		ns.exact = make(map[string]struct{}, 2*len(ns.small))
+		ns.names = append(make([][]byte, 0, 4*len(ns.small)), ns.small[:]...)
+		ns.exact = make(map[uint64]int32, 4*len(ns.small))
 		if fold {
-			ns.folded = make(map[string]struct{}, 2*len(ns.small))
+			ns.folded = make(map[uint64]int32, 4*len(ns.small))
 		}
-		for _, prev := range ns.small {
-			ns.exact[string(prev)] = struct{}{}
-			if fold {
-				ns.folded[foldKey(prev)] = struct{}{}
-			}
+		for i, prev := range ns.small {
+			ns.index(int32(i), prev, fold)
 		}
 	}
-	if _, dup := ns.exact[string(name)]; dup {
+	he := maphash.Bytes(nameSeed, name)
+	if i, ok := ns.exact[he]; ok && (bytes.Equal(ns.names[i], name) || ns.scan(name, false)) {
 		return ErrDuplicate
 	}
 	if fold {
-		k := foldKey(name)
-		if _, dup := ns.folded[k]; dup {
+		if i, ok := ns.folded[foldHash(name)]; ok && (bytes.EqualFold(ns.names[i], name) || ns.scan(name, true)) {
 			return ErrCaseDup
 		}
-		ns.folded[k] = struct{}{}
 	}
-	ns.exact[string(name)] = struct{}{}
+	ns.names = append(ns.names, name)
+	ns.index(int32(len(ns.names)-1), name, fold)
 	ns.n++
 	return nil
 }
 
-// foldKey maps a valid UTF-8 name to a key that two names share exactly
-// when bytes.EqualFold holds for them: every rune is replaced by the
-// smallest rune of its simple case-folding orbit (so "k", "K" and the
-// Kelvin sign all become "K").
-func foldKey(name []byte) string {
-	out := make([]byte, 0, len(name))
+// index records name (at position i) under its hashes, keeping the first
+// name of each hash.
+func (ns *nameSet) index(i int32, name []byte, fold bool) {
+	if he := maphash.Bytes(nameSeed, name); !hasKey(ns.exact, he) {
+		ns.exact[he] = i
+	}
+	if fold {
+		if hf := foldHash(name); !hasKey(ns.folded, hf) {
+			ns.folded[hf] = i
+		}
+	}
+}
+
+func hasKey(m map[uint64]int32, k uint64) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// scan compares name with every recorded name; it runs only when a hash
+// matched a different name, which a keyed 64-bit hash makes vanishingly
+// rare.
+func (ns *nameSet) scan(name []byte, fold bool) bool {
+	for _, prev := range ns.names {
+		if bytes.Equal(prev, name) || (fold && bytes.EqualFold(prev, name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldHash hashes the fold key of a valid UTF-8 name: every rune replaced
+// by the smallest rune of its simple case-folding orbit (so "k", "K" and
+// the Kelvin sign all hash alike). Two names have the same fold key
+// exactly when bytes.EqualFold holds for them.
+func foldHash(name []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(nameSeed)
+	var buf [utf8.UTFMax]byte
 	for len(name) > 0 {
 		if c := name[0]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			}
-			out = append(out, c)
+			_ = h.WriteByte(c)
 			name = name[1:]
 			continue
 		}
@@ -257,9 +293,9 @@ func foldKey(name []byte) string {
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			m = min(m, f)
 		}
-		out = utf8.AppendRune(out, m)
+		_, _ = h.Write(buf[:utf8.EncodeRune(buf[:], m)])
 	}
-	return string(out)
+	return h.Sum64()
 }
 
 // object parses an object starting at '{'. fn, when not nil, receives the

@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,4 +92,39 @@ func TestMemberNamesLinearTime(t *testing.T) {
 	tMany, tOne := fastest(many), fastest(one)
 	t.Logf("%d bytes: %d names %v, one string %v", len(many), len(names), tMany, tOne)
 	require.Less(t, tMany, 50*tOne+50*time.Millisecond)
+}
+
+// TestFoldHashIsEqualFold: two names hash alike under folding exactly when
+// bytes.EqualFold holds, over strings of letters whose folding orbits have
+// one, two and three members (ǅ ǆ Ǆ, K k K, s S ſ, σ ς Σ).
+func TestFoldHashIsEqualFold(t *testing.T) {
+	alphabet := []rune("aAkKKsSſxǅǆǄσςΣé1_")
+	var words [][]byte
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			words = append(words, []byte(string([]rune{a, b})))
+		}
+	}
+	for _, a := range words {
+		for _, b := range words {
+			require.Equal(t, bytes.EqualFold(a, b), foldHash(a) == foldHash(b), "%q %q", a, b)
+		}
+	}
+}
+
+// TestNameSetScan: the fallback used when a hash matches another name
+// finds exact and folded repeats among all recorded names.
+func TestNameSetScan(t *testing.T) {
+	var ns nameSet
+	for _, n := range distinct(30) {
+		require.NoError(t, ns.add([]byte(n), true))
+	}
+	require.True(t, ns.scan([]byte("m3"), false))
+	require.True(t, ns.scan([]byte("m29"), false))
+	require.False(t, ns.scan([]byte("M29"), false))
+	require.True(t, ns.scan([]byte("M29"), true))
+	require.False(t, ns.scan([]byte("m30"), true))
+	require.ErrorIs(t, ns.add([]byte("m27"), true), ErrDuplicate)
+	require.ErrorIs(t, ns.add([]byte("M27"), true), ErrCaseDup)
+	require.NoError(t, ns.add([]byte("m30"), true))
 }
