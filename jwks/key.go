@@ -15,6 +15,12 @@ import (
 // requires 2048 bits; Go's own floor is 1024).
 const MinRSABits = 2048
 
+// MaxRSABits is the largest RSA modulus audguard accepts. A larger key's
+// signatures would not fit a token under the size cap audguard reads them
+// from (1024-byte signatures), and converting such a modulus is the costly
+// part of loading a key set; crypto/tls draws the same line.
+const MaxRSABits = 8192
+
 // Key is a public verification key bound to exactly one JWS algorithm
 // (RFC 8725 §3.1). A Key is immutable and safe for concurrent use.
 type Key struct {
@@ -115,6 +121,8 @@ func checkRSA(k *rsa.PublicKey) error {
 	}
 	if bits := k.N.BitLen(); bits < MinRSABits {
 		return fmt.Errorf("jwks: RSA key has %d bits, fewer than %d", bits, MinRSABits)
+	} else if bits > MaxRSABits {
+		return fmt.Errorf("jwks: RSA key has %d bits, more than %d", bits, MaxRSABits)
 	}
 	if k.E < 3 || k.E%2 == 0 || k.E > 1<<31-1 {
 		return fmt.Errorf("jwks: RSA public exponent %d is not odd and ≥ 3", k.E)
