@@ -33,7 +33,7 @@ type Key struct {
 }
 
 // NewKey binds pub to alg under key ID kid. pub must be an *rsa.PublicKey
-// (RS256, RS384, RS512, PS256, PS384, PS512; at least 2048 bits, odd
+// (RS256, RS384, RS512, PS256, PS384, PS512; 2048 to 8192 bits, odd
 // exponent ≥ 3), an *ecdsa.PublicKey on the curve alg names (ES256 P-256,
 // ES384 P-384, ES512 P-521) or an ed25519.PublicKey (EdDSA, Ed25519).
 // Symmetric keys and other algorithms are refused.

@@ -40,10 +40,10 @@ type ParseOptions struct {
 // verify JWS signatures with. It drops, with a reason in the returned list:
 // symmetric ("oct") keys, keys carrying private members, keys with "use"
 // other than "sig" or "key_ops" without "verify", keys for JWE or unknown
-// algorithms, RSA keys under 2048 bits or with a bad exponent or the ROCA
-// fingerprint, EC points not on their curve, kty/crv/alg mismatches, and
-// unsupported key types. A key without "alg" gets the one algorithm its
-// kty/crv implies (EC curve → ESxxx, Ed25519 → EdDSA, RSA →
+// algorithms, RSA keys under 2048 or over 8192 bits or with a bad exponent
+// or the ROCA fingerprint, EC points not on their curve, kty/crv/alg
+// mismatches, and unsupported key types. A key without "alg" gets the one
+// algorithm its kty/crv implies (EC curve → ESxxx, Ed25519 → EdDSA, RSA →
 // opts.RSAAlgorithm). A "kid" that appears more than once makes every key
 // with that kid unusable.
 //
