@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -181,4 +182,30 @@ func requireNoLeak(t *testing.T, rec *httptest.ResponseRecorder, authz []string)
 	for _, s := range []string{"evil", "Set-Cookie", "\r"} {
 		require.NotContains(t, rec.Body.String()+rec.Header().Get("WWW-Authenticate"), s)
 	}
+}
+
+// TestExplainAgreesWithVerify: for every catalog case that carries one
+// bearer token, Explain (the audguard check command's engine) reaches the
+// same decision, with the same category, as Authenticate.
+func TestExplainAgreesWithVerify(t *testing.T) {
+	f := catalog.NewFixture(t)
+	n := 0
+	for _, c := range catalog.Cases() {
+		if !c.TransportNeutral() {
+			continue
+		}
+		authz := c.Authorization(f)
+		v, err := middleware.New(f.Config(c))
+		require.NoError(t, err)
+		_, aerr := v.Authenticate(context.Background(), authz, c.Scopes...)
+		if errors.Is(aerr, middleware.ErrNoToken) || errors.Is(aerr, middleware.ErrInvalidRequest) {
+			continue // not a token: nothing for Explain to look at
+		}
+		n++
+		tok := strings.TrimLeft(authz[0][len("bearer"):], " ")
+		checks, eerr := v.Explain(context.Background(), tok, c.Scopes...)
+		require.Equal(t, middleware.Reason(aerr), middleware.Reason(eerr), "%s: Explain and Authenticate disagree", c.ID)
+		require.NotEmpty(t, checks, c.ID)
+	}
+	require.Greater(t, n, 180)
 }
