@@ -375,21 +375,21 @@ func noDuplicates(d *json.Decoder, top bool) error {
 	}
 	switch tok {
 	case json.Delim('{'):
-		seen := map[string]bool{}
+		var seen []string
 		for d.More() {
 			k, err := d.Token()
 			if err != nil {
 				return err
 			}
 			name := k.(string)
-			key := name
-			if top {
-				key = strings.ToLower(name)
+			for _, prev := range seen {
+				// At the top level, names that Go's case-insensitive
+				// matching (Unicode simple folding) would confuse.
+				if prev == name || (top && strings.EqualFold(prev, name)) {
+					return fmt.Errorf("member %q repeated", name)
+				}
 			}
-			if seen[key] {
-				return fmt.Errorf("member %q repeated", name)
-			}
-			seen[key] = true
+			seen = append(seen, name)
 			if err := noDuplicates(d, false); err != nil {
 				return err
 			}
