@@ -58,11 +58,7 @@ vuln:
 ## failing input is saved under the package's testdata/fuzz/<Target>/;
 ## commit it as a regression seed once the bug is fixed.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "==> $$pkg $$name for $(FUZZTIME)"; \
-		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -timeout 0 $(FUZZFLAGS); \
-	done
+	FUZZFLAGS="$(FUZZFLAGS)" ./scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 ## demo: the walkthrough from the README.
 demo:
