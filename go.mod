@@ -7,6 +7,8 @@ module github.com/audguard/audguard
 
 go 1.25.0
 
+toolchain go1.26.11
+
 require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/lestrrat-go/dsig v1.4.0

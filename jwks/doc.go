@@ -50,12 +50,12 @@
 //     stays in use.
 //   - Key hygiene ([Parse]): symmetric ("oct") keys, keys with private
 //     members, "use" other than "sig", "key_ops" without "verify", JWE or
-//     unknown algorithms, RSA under 2048 bits or with a bad exponent or the
-//     ROCA fingerprint, EC points off their curve, and kty/crv/alg
-//     mismatches are dropped; a kid that appears twice is unusable. A key
-//     without "alg" gets the one algorithm its type implies (RSA:
-//     Options.RSAAlgorithm, default RS256; EC: by curve; Ed25519: EdDSA),
-//     never "any that verifies". A Remote logs each dropped key once.
+//     unknown algorithms, RSA under 2048 or over 8192 bits or with a bad
+//     exponent or the ROCA fingerprint, EC points off their curve, and
+//     kty/crv/alg mismatches are dropped; a kid that appears twice is
+//     unusable. A key without "alg" gets the one algorithm its type
+//     implies (RSA: Options.RSAAlgorithm, default RS256; EC: by curve;
+//     Ed25519: EdDSA), never "any that verifies". A Remote logs each dropped key once.
 //   - Fail closed: with no usable keys, [Remote.Key] returns
 //     [ErrUnavailable]; it never returns a key it has not verified.
 //

@@ -15,6 +15,12 @@ import (
 // requires 2048 bits; Go's own floor is 1024).
 const MinRSABits = 2048
 
+// MaxRSABits is the largest RSA modulus audguard accepts. A larger key's
+// signatures would not fit a token under the size cap audguard reads them
+// from (1024-byte signatures), and converting such a modulus is the costly
+// part of loading a key set; crypto/tls draws the same line.
+const MaxRSABits = 8192
+
 // Key is a public verification key bound to exactly one JWS algorithm
 // (RFC 8725 §3.1). A Key is immutable and safe for concurrent use.
 type Key struct {
@@ -27,7 +33,7 @@ type Key struct {
 }
 
 // NewKey binds pub to alg under key ID kid. pub must be an *rsa.PublicKey
-// (RS256, RS384, RS512, PS256, PS384, PS512; at least 2048 bits, odd
+// (RS256, RS384, RS512, PS256, PS384, PS512; 2048 to 8192 bits, odd
 // exponent ≥ 3), an *ecdsa.PublicKey on the curve alg names (ES256 P-256,
 // ES384 P-384, ES512 P-521) or an ed25519.PublicKey (EdDSA, Ed25519).
 // Symmetric keys and other algorithms are refused.
@@ -115,6 +121,8 @@ func checkRSA(k *rsa.PublicKey) error {
 	}
 	if bits := k.N.BitLen(); bits < MinRSABits {
 		return fmt.Errorf("jwks: RSA key has %d bits, fewer than %d", bits, MinRSABits)
+	} else if bits > MaxRSABits {
+		return fmt.Errorf("jwks: RSA key has %d bits, more than %d", bits, MaxRSABits)
 	}
 	if k.E < 3 || k.E%2 == 0 || k.E > 1<<31-1 {
 		return fmt.Errorf("jwks: RSA public exponent %d is not odd and ≥ 3", k.E)

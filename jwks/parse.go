@@ -40,10 +40,10 @@ type ParseOptions struct {
 // verify JWS signatures with. It drops, with a reason in the returned list:
 // symmetric ("oct") keys, keys carrying private members, keys with "use"
 // other than "sig" or "key_ops" without "verify", keys for JWE or unknown
-// algorithms, RSA keys under 2048 bits or with a bad exponent or the ROCA
-// fingerprint, EC points not on their curve, kty/crv/alg mismatches, and
-// unsupported key types. A key without "alg" gets the one algorithm its
-// kty/crv implies (EC curve → ESxxx, Ed25519 → EdDSA, RSA →
+// algorithms, RSA keys under 2048 or over 8192 bits or with a bad exponent
+// or the ROCA fingerprint, EC points not on their curve, kty/crv/alg
+// mismatches, and unsupported key types. A key without "alg" gets the one
+// algorithm its kty/crv implies (EC curve → ESxxx, Ed25519 → EdDSA, RSA →
 // opts.RSAAlgorithm). A "kid" that appears more than once makes every key
 // with that kid unusable.
 //
@@ -112,6 +112,7 @@ type jwkMembers struct {
 	hasKeyOps               bool
 	private                 []string
 	hasRSA, hasCrv, hasXY   bool
+	nLen                    int // characters of "n"
 }
 
 func parseKey(raw []byte, rsaAlg string) (k *Key, kid, reason string) {
@@ -150,6 +151,13 @@ func parseKey(raw []byte, rsaAlg string) (k *Key, kid, reason string) {
 			})
 		case "n", "e":
 			m.hasRSA = true
+			if string(name) == "n" {
+				n, err := v.Text(doc)
+				if err != nil {
+					return errors.New(`"n" is not a string`)
+				}
+				m.nLen = len(n)
+			}
 		case "x", "y":
 			m.hasXY = true
 		case "d", "p", "q", "dp", "dq", "qi", "oth", "k", "r", "t":
@@ -175,6 +183,12 @@ func parseKey(raw []byte, rsaAlg string) (k *Key, kid, reason string) {
 	case "RSA":
 		if m.hasCrv || m.hasXY {
 			return nil, m.kid, "RSA key carries EC or OKP members"
+		}
+		// Refused before the key material is converted, which for a
+		// huge modulus is the costly part (one leading zero byte is
+		// tolerated, as some encoders write it).
+		if jose.DecodedLen(m.nLen) > MaxRSABits/8+1 {
+			return nil, m.kid, fmt.Sprintf("RSA modulus has more than %d bits", MaxRSABits)
 		}
 		if alg == "" {
 			alg = rsaAlg

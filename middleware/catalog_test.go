@@ -1,10 +1,14 @@
 package middleware_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/audguard/audguard/internal/catalog"
@@ -22,9 +26,33 @@ func TestCatalog(t *testing.T) {
 		require.False(t, seen[c.ID], "duplicate case ID %s", c.ID)
 		seen[c.ID] = true
 		t.Run(c.ID, func(t *testing.T) {
-			v, err := middleware.New(f.Config(c))
+			// H2: every decision is logged at Debug and observed; neither
+			// may carry token bytes.
+			var logs bytes.Buffer
+			var obsMu sync.Mutex
+			var observed []string
+			cfg := f.Config(c)
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cfg.Observer = func(e middleware.Event) {
+				obsMu.Lock()
+				defer obsMu.Unlock()
+				if e.Err != nil {
+					observed = append(observed, e.Err.Error())
+				}
+			}
+			v, err := middleware.New(cfg)
 			require.NoError(t, err)
 			authz := c.Authorization(f)
+			defer func() {
+				obsMu.Lock()
+				defer obsMu.Unlock()
+				requireNoTokenIn(t, "log", logs.String(), authz)
+				requireNoTokenIn(t, "observer error", strings.Join(observed, "\n"), authz)
+				if c.Want.Accept {
+					return
+				}
+				require.Contains(t, logs.String(), "reason="+middleware.Reason(c.Want.Err), "the rejection is logged with its category")
+			}()
 
 			var got *middleware.Claims
 			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,9 +78,10 @@ func TestCatalog(t *testing.T) {
 				require.Equal(t, http.StatusNoContent, rec.Code, "challenge: %s", rec.Header().Get("WWW-Authenticate"))
 				require.NotNil(t, got, "claims in the request context")
 				require.Equal(t, catalog.Resource, resourceIn(got.Audience), "audience")
+				require.NoError(t, catalog.CheckClaims(authz, got), "the claims in the context are the token's")
 				if c.HTTP == nil {
 					require.NoError(t, aerr)
-					require.Equal(t, got.Subject, claims.Subject)
+					require.Equal(t, got, claims)
 				}
 				return
 			}
@@ -93,7 +122,23 @@ func TestCatalog(t *testing.T) {
 			require.Equal(t, c.Want.Status, v.ErrorResponse(aerr, c.Scopes...).Status)
 		})
 	}
-	t.Logf("catalog: %d cases; not applicable here: %d rows", len(seen), len(catalog.NotApplicable))
+	t.Logf("catalog: %d cases (row coverage: internal/catalog TestCoverage)", len(seen))
+}
+
+// requireNoTokenIn asserts that out holds no token segment of 12 or more
+// characters and none of the claim texts the leak-check case plants.
+func requireNoTokenIn(t *testing.T, what, out string, authz []string) {
+	t.Helper()
+	for _, a := range authz {
+		for _, seg := range strings.FieldsFunc(a, func(r rune) bool { return r == '.' || r == ' ' || r == ',' }) {
+			if len(seg) >= 12 {
+				require.False(t, strings.Contains(out, seg), "%s leaks part of the token", what)
+			}
+		}
+	}
+	for _, s := range []string{"leak-check", "evil"} {
+		require.False(t, strings.Contains(out, s), "%s leaks claim text %q", what, s)
+	}
 }
 
 func resourceIn(aud []string) string {
@@ -137,4 +182,30 @@ func requireNoLeak(t *testing.T, rec *httptest.ResponseRecorder, authz []string)
 	for _, s := range []string{"evil", "Set-Cookie", "\r"} {
 		require.NotContains(t, rec.Body.String()+rec.Header().Get("WWW-Authenticate"), s)
 	}
+}
+
+// TestExplainAgreesWithVerify: for every catalog case that carries one
+// bearer token, Explain (the audguard check command's engine) reaches the
+// same decision, with the same category, as Authenticate.
+func TestExplainAgreesWithVerify(t *testing.T) {
+	f := catalog.NewFixture(t)
+	n := 0
+	for _, c := range catalog.Cases() {
+		if !c.TransportNeutral() {
+			continue
+		}
+		authz := c.Authorization(f)
+		v, err := middleware.New(f.Config(c))
+		require.NoError(t, err)
+		_, aerr := v.Authenticate(context.Background(), authz, c.Scopes...)
+		if errors.Is(aerr, middleware.ErrNoToken) || errors.Is(aerr, middleware.ErrInvalidRequest) {
+			continue // not a token: nothing for Explain to look at
+		}
+		n++
+		tok := strings.TrimLeft(authz[0][len("bearer"):], " ")
+		checks, eerr := v.Explain(context.Background(), tok, c.Scopes...)
+		require.Equal(t, middleware.Reason(aerr), middleware.Reason(eerr), "%s: Explain and Authenticate disagree", c.ID)
+		require.NotEmpty(t, checks, c.ID)
+	}
+	require.Greater(t, n, 180)
 }

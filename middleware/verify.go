@@ -129,6 +129,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // found every byte of token in the compact-JWS alphabet (bearerToken does),
 // so that the shape check need not scan it again.
 func (v *Verifier) verify(ctx context.Context, token string, compact bool) (*Claims, error) {
+	if len(token) > v.cfg.maxToken {
+		// Refused before the cache hashes it: an oversized token must
+		// cost nothing proportional to its size.
+		return nil, failWith(ErrMalformed, "shape", jose.ErrTooLarge)
+	}
 	now := v.cfg.now()
 	var h1, h2 uint64
 	if v.cache != nil {
@@ -425,20 +430,30 @@ func (v *Verifier) selectKey(ctx context.Context, t *parsedToken) (*issuerState,
 	if !ok {
 		return nil, nil, fail(ErrIssuer, "iss is not a configured issuer")
 	}
-	key, err := is.keys.Key(ctx, t.kid, t.alg)
+	key, err := keyFor(ctx, is.keys, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return is, key, nil
+}
+
+// keyFor asks one issuer's key source for the token's key (pipeline step
+// 5) and checks that the key is bound to the token's alg.
+func keyFor(ctx context.Context, keys KeySource, t *parsedToken) (*jwks.Key, error) {
+	key, err := keys.Key(ctx, t.kid, t.alg)
 	switch {
 	case err == nil:
 	case errors.Is(err, jwks.ErrUnavailable):
-		return nil, nil, failWith(ErrKeysUnavailable, "issuer key source", err)
+		return nil, failWith(ErrKeysUnavailable, "issuer key source", err)
 	default:
-		return nil, nil, failWith(ErrSignature, "key lookup", err)
+		return nil, failWith(ErrSignature, "key lookup", err)
 	}
 	if key == nil || key.Algorithm() != t.alg {
 		// A key source must bind each key to one algorithm; refuse a
 		// source that returns a key for another one.
-		return nil, nil, fail(ErrSignature, "key is not bound to the token's alg")
+		return nil, fail(ErrSignature, "key is not bound to the token's alg")
 	}
-	return is, key, nil
+	return key, nil
 }
 
 // verifySignature is pipeline step 6, with the key converted to its crypto

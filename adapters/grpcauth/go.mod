@@ -4,7 +4,9 @@
 // it. The go directive follows google.golang.org/grpc's.
 module github.com/audguard/audguard/adapters/grpcauth
 
-go 1.25.0
+go 1.26.0
+
+toolchain go1.26.11
 
 replace github.com/audguard/audguard => ../..
 
@@ -29,8 +31,8 @@ require (
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/valyala/fastjson v1.6.10 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.57.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )

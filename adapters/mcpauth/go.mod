@@ -8,6 +8,8 @@ module github.com/audguard/audguard/adapters/mcpauth
 
 go 1.25.5
 
+toolchain go1.26.11
+
 replace github.com/audguard/audguard => ../..
 
 require (

@@ -14,32 +14,53 @@ import (
 	"github.com/audguard/audguard/middleware"
 )
 
-// NotApplicable lists the catalog rows no Case covers, with the reason, so
-// the gap is visible in one place.
+// NotApplicable lists the catalog rows (or the part of a row, as
+// "A3_with_header") that no test covers because they do not apply to
+// audguard, with the reason, so the gaps are visible in one place. The
+// keys are row IDs of standards-and-attacks §3; TestCoverage checks that
+// every row is a Case, is in [Elsewhere] or is listed here.
 var NotApplicable = map[string]string{
-	"A3_with_header": "the form-body method is not supported and the body is never read (it belongs to the application); a request with a header token is judged on the header alone",
-	"A14":            "gRPC metadata: covered by adapters/grpcauth tests",
-	"A15":            "Origin validation is the MCP transport's job (adapters/mcpauth); not part of token verification",
-	"C11_C13_C14":    "RSA/ECDSA edge signatures: covered by the Wycheproof vectors in the hardening suite",
-	"C18_C19":        "ROCA and off-curve keys are dropped at key load: covered by jwks tests (Wycheproof json_web_key_test.json)",
-	"C20":            "HMAC keys can never be configured (HS* is refused by New and oct keys are dropped)",
-	"D9":             "unknown-kid refresh policy: covered by jwks Remote tests (a static set has nothing to refresh)",
-	"E1_E15":         "JWKS endpoint faults: covered by jwks Remote tests",
-	"F26":            "RFC 9470 step-up (acr, auth_time) is not supported",
-	"G1_G17":         "library-specific CVEs: each is covered by the row it names (A4, A8, B5-B8, B15, C15, F1, ...)",
-	"H3":             "Authorization stripping happens in the reverse proxy (cmd/audguard proxy tests)",
-	"H4":             "no HMAC is ever verified",
-	"H9":             "state-handle binding is the application's: ClaimsFromContext gives it the verified subject (TestClaimsInContext)",
+	"A3_with_header": "the form-body method is not supported and the body is never read (it belongs to the application); a request with a header token is judged on the header alone (A3_token_only_in_form_body covers the row)",
+	"A15":            "Origin validation is the MCP transport's job before authentication (adapters/mcpauth documents http.CrossOriginProtection); not part of token verification",
+	"C20":            "no HMAC key can exist in audguard: New refuses HS* algorithms (middleware TestConfigValidation/alg_hs256) and jwks.Parse drops every oct key (D11_oct_key_and_hs256_token), so there is no HMAC key length to check",
+	"F26":            "RFC 9470 step-up (acr, auth_time, insufficient_user_authentication) is not implemented",
+	"G9":             "go-jose is not a dependency; audguard's allow-list is always explicit (Config.Algorithms, default RS256 PS256 ES256 EdDSA; C5)",
+	"H4":             "no HMAC is ever verified, so there is no MAC comparison to time",
+	"H9":             "state-handle binding is the application's: ClaimsFromContext gives it the verified subject (middleware TestClaimsInContext)",
 }
 
-// Cases returns every applicable row of §3 groups A, B, C, D, F and H.
+// Elsewhere maps the catalog rows that are not per-request cases with
+// static keys (JWKS endpoint faults, the reverse proxy) to the named test
+// that asserts their outcome, as "<directory>: <TestName>[/<subtest>]".
+// TestCoverage checks that each named test exists.
+var Elsewhere = map[string]string{
+	"E1":  "middleware: TestJWKSFaults/E1_slow_jwks_bounded_by_fetch_timeout",
+	"E2":  "middleware: TestJWKSFaults/E2_jwks_500_keeps_last_good_keys",
+	"E3":  "middleware: TestJWKSFaults/E3_garbage_keeps_last_good_keys",
+	"E4":  "middleware: TestJWKSFaults/E4_huge_body_refused",
+	"E5":  "middleware: TestJWKSFaults/E5_ten_thousand_keys_refused",
+	"E6":  "middleware: TestJWKSFaults/E6_cross_origin_redirect_not_followed",
+	"E7":  "middleware: TestJWKSFaults/E7_http_jwks_uri_refused",
+	"E8":  "middleware: TestJWKSFaults/E8_invalid_tls_certificate",
+	"E9":  "middleware: TestJWKSFaults/E9_rotation_first_request_accepted",
+	"E10": "middleware: TestJWKSFaults/E10_revoked_key_refused_after_refresh",
+	"E11": "middleware: TestJWKSFaults/E11_discovery_issuer_mismatch",
+	"E12": "middleware: TestJWKSFaults/E12_jwks_uri_on_another_host_warned",
+	"E13": "middleware: TestJWKSFaults/E13_thundering_herd_one_fetch",
+	"E14": "middleware: TestJWKSFaults/E14_max_age_clamped",
+	"E15": "middleware: TestJWKSFaults/E15_issuers_do_not_share_kids",
+	"H3":  "cmd/audguard: TestProxyEndToEnd/accept_and_forward",
+}
+
+// Cases returns every applicable per-request row of §3 (groups A, B, C,
+// D, F, G and H), one or more variants each.
 func Cases() []Case {
 	pssKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
 	}
 	big := strings.Repeat("a", 9000)
-	return []Case{
+	cases := []Case{
 		// A. Token transport and header parsing.
 		{ID: "A1_no_authorization_header", Authorization: func(*Fixture) []string { return nil }, Want: noToken},
 		{ID: "A1_no_header_with_required_scope", Authorization: func(*Fixture) []string { return nil }, Scopes: []string{"read"}, Want: noToken},
@@ -415,6 +436,7 @@ func Cases() []Case {
 			return f.Other.MustSign(audtest.Token{Claims: c})
 		}), Want: accept},
 	}
+	return append(cases, moreCases(pssKey)...)
 }
 
 func strict(_ *Fixture, c *middleware.Config) { c.Typ = middleware.TypStrict }

@@ -9,8 +9,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"math/big"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -295,4 +300,107 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// CheckClaims compares the claims a transport handed to its handler with
+// the token the request carried, decoded here independently with
+// encoding/json: every registered claim, the header's alg and kid, and the
+// raw claims set. It returns nil when they agree.
+func CheckClaims(authorization []string, c *middleware.Claims) error {
+	if len(authorization) != 1 {
+		return fmt.Errorf("accepted with %d Authorization values", len(authorization))
+	}
+	a := authorization[0]
+	if len(a) < 7 || !strings.EqualFold(a[:6], "bearer") {
+		return fmt.Errorf("accepted a non-Bearer credential")
+	}
+	tok := strings.TrimLeft(a[6:], " ")
+	p := strings.Split(tok, ".")
+	if len(p) != 3 {
+		return fmt.Errorf("accepted a token with %d segments", len(p))
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	if err := decodeSegment(p[0], &hdr); err != nil {
+		return err
+	}
+	var cl map[string]any
+	if err := decodeSegment(p[1], &cl); err != nil {
+		return err
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(p[1])
+	str := func(name string) string { s, _ := cl[name].(string); return s }
+	date := func(name string) time.Time {
+		n, ok := cl[name].(json.Number)
+		if !ok {
+			return time.Time{}
+		}
+		f, _ := n.Float64()
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	}
+	var aud []string
+	switch v := cl["aud"].(type) {
+	case string:
+		aud = []string{v}
+	case []any:
+		for _, e := range v {
+			s, _ := e.(string)
+			aud = append(aud, s)
+		}
+	}
+	var scp []string
+	if arr, ok := cl["scp"].([]any); ok {
+		for _, e := range arr {
+			s, _ := e.(string)
+			scp = append(scp, s)
+		}
+	}
+	scopes := strings.Fields(str("scope"))
+	var diffs []string
+	check := func(name string, got, want any) {
+		if !reflect.DeepEqual(got, want) {
+			diffs = append(diffs, fmt.Sprintf("%s: got %v, token says %v", name, got, want))
+		}
+	}
+	check("Issuer", c.Issuer, str("iss"))
+	check("Subject", c.Subject, str("sub"))
+	check("ClientID", c.ClientID, str("client_id"))
+	check("Audience", c.Audience, aud)
+	check("Scope", c.Scope, str("scope"))
+	check("ID", c.ID, str("jti"))
+	check("Expiry", c.Expiry, date("exp"))
+	check("NotBefore", c.NotBefore, date("nbf"))
+	check("IssuedAt", c.IssuedAt, date("iat"))
+	check("Algorithm", c.Algorithm, hdr.Alg)
+	check("KeyID", c.KeyID, hdr.Kid)
+	check("RawJSON", string(c.RawJSON()), string(raw))
+	if len(c.Scopes) < len(scopes) || !slices.Equal(c.Scopes[:len(scopes)], scopes) {
+		diffs = append(diffs, fmt.Sprintf("Scopes: got %v, scope claim %v", c.Scopes, scopes))
+	} else {
+		for _, s := range c.Scopes[len(scopes):] {
+			if !slices.Contains(scp, s) {
+				diffs = append(diffs, fmt.Sprintf("Scopes: %q is in neither scope nor scp", s))
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		return errors.New(strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+func decodeSegment(seg string, dst any) error {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return fmt.Errorf("accepted a segment that is not base64url: %w", err)
+	}
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	if err := d.Decode(dst); err != nil {
+		return fmt.Errorf("accepted a segment that is not JSON: %w", err)
+	}
+	return nil
 }

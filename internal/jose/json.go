@@ -3,8 +3,10 @@ package jose
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"math"
 	"strconv"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -214,82 +216,118 @@ func (s *scanner) skipSpace() {
 }
 
 // nameSet records member names of one object for duplicate detection. The
-// first names live in a fixed array so that small objects cost nothing.
-// Each name also has a summary (length, first and last byte folded to lower
-// case for ASCII names) so that most pairs are told apart by one integer
-// comparison.
+// first names live in a fixed array and are compared one by one, so that
+// small objects cost nothing; past that, every name is indexed by a keyed
+// hash of its bytes and, with case folding, of its fold key, so that the
+// work stays linear in the number of names whatever they look like:
+// comparing every pair would let a document of many long names sharing a
+// prefix cost quadratic time.
 type nameSet struct {
-	small [24]nameEntry
-	n     int
-	more  []nameEntry
+	small  [24][]byte
+	n      int
+	names  [][]byte         // every name, once past small
+	exact  map[uint64]int32 // hash of a name -> index of the first name with it
+	folded map[uint64]int32 // hash of a fold key -> index of the first name with it
 }
 
-type nameEntry struct {
-	name []byte
-	sum  uint64
-}
-
-// asciiName marks the summary of an all-ASCII name.
-const asciiName = 1 << 63
-
-func summarize(name []byte) uint64 {
-	if !isASCII(name) || len(name) == 0 {
-		return 0
-	}
-	lower := func(c byte) uint64 {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		return uint64(c)
-	}
-	return asciiName | uint64(len(name))<<16 | lower(name[0])<<8 | lower(name[len(name)-1])
-}
+// nameSeed keys the name hashes, so that no input can be built to collide.
+var nameSeed = maphash.MakeSeed()
 
 func (ns *nameSet) add(name []byte, fold bool) error {
-	e := nameEntry{name: name, sum: summarize(name)}
-	check := func(prev *nameEntry) error {
-		if prev.sum != e.sum && prev.sum&e.sum&asciiName != 0 {
-			// Two ASCII names that differ in length or in their first
-			// or last letter (ignoring case) are neither equal nor
-			// equal under case folding.
-			return nil
+	if ns.n < len(ns.small) {
+		for _, prev := range ns.small[:ns.n] {
+			if bytes.Equal(prev, name) {
+				return ErrDuplicate
+			}
+			if fold && bytes.EqualFold(prev, name) {
+				return ErrCaseDup
+			}
 		}
-		if bytes.Equal(prev.name, name) {
-			return ErrDuplicate
-		}
-		// Only a non-ASCII name can fold to one of another length (K and
-		// U+212A), so EqualFold runs for those whatever their lengths.
-		if fold && bytes.EqualFold(prev.name, name) {
-			return ErrCaseDup
-		}
+		ns.small[ns.n] = name
+		ns.n++
 		return nil
 	}
-	for i := 0; i < ns.n && i < len(ns.small); i++ {
-		if err := check(&ns.small[i]); err != nil {
-			return err
+	if ns.exact == nil {
+		ns.names = append(make([][]byte, 0, 4*len(ns.small)), ns.small[:]...)
+		ns.exact = make(map[uint64]int32, 4*len(ns.small))
+		if fold {
+			ns.folded = make(map[uint64]int32, 4*len(ns.small))
+		}
+		for i, prev := range ns.small {
+			ns.index(int32(i), prev, fold)
 		}
 	}
-	for i := range ns.more {
-		if err := check(&ns.more[i]); err != nil {
-			return err
+	he := maphash.Bytes(nameSeed, name)
+	if i, ok := ns.exact[he]; ok && (bytes.Equal(ns.names[i], name) || ns.scan(name, false)) {
+		return ErrDuplicate
+	}
+	if fold {
+		if i, ok := ns.folded[foldHash(name)]; ok && (bytes.EqualFold(ns.names[i], name) || ns.scan(name, true)) {
+			return ErrCaseDup
 		}
 	}
-	if ns.n < len(ns.small) {
-		ns.small[ns.n] = e
-	} else {
-		ns.more = append(ns.more, e)
-	}
+	ns.names = append(ns.names, name)
+	ns.index(int32(len(ns.names)-1), name, fold)
 	ns.n++
 	return nil
 }
 
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
+// index records name (at position i) under its hashes, keeping the first
+// name of each hash.
+func (ns *nameSet) index(i int32, name []byte, fold bool) {
+	if he := maphash.Bytes(nameSeed, name); !hasKey(ns.exact, he) {
+		ns.exact[he] = i
+	}
+	if fold {
+		if hf := foldHash(name); !hasKey(ns.folded, hf) {
+			ns.folded[hf] = i
 		}
 	}
-	return true
+}
+
+func hasKey(m map[uint64]int32, k uint64) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// scan compares name with every recorded name; it runs only when a hash
+// matched a different name, which a keyed 64-bit hash makes vanishingly
+// rare.
+func (ns *nameSet) scan(name []byte, fold bool) bool {
+	for _, prev := range ns.names {
+		if bytes.Equal(prev, name) || (fold && bytes.EqualFold(prev, name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldHash hashes the fold key of a valid UTF-8 name: every rune replaced
+// by the smallest rune of its simple case-folding orbit (so "k", "K" and
+// the Kelvin sign all hash alike). Two names have the same fold key
+// exactly when bytes.EqualFold holds for them.
+func foldHash(name []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(nameSeed)
+	var buf [utf8.UTFMax]byte
+	for len(name) > 0 {
+		if c := name[0]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			_ = h.WriteByte(c)
+			name = name[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune(name)
+		name = name[size:]
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		_, _ = h.Write(buf[:utf8.EncodeRune(buf[:], m)])
+	}
+	return h.Sum64()
 }
 
 // object parses an object starting at '{'. fn, when not nil, receives the
