@@ -348,8 +348,7 @@ func oracleNamesResource(aud string) bool {
 
 // oracleObject decodes a JSON object with encoding/json after checking,
 // with a token walk, that it is valid UTF-8, one object, and that no
-// object in it repeats a member name (nor, at the top level, repeats one
-// under case folding).
+// object in it repeats a member name, exactly or under case folding.
 func oracleObject(b []byte) (map[string]any, error) {
 	if !utf8.Valid(b) || !json.Valid(b) {
 		return nil, errors.New("not valid UTF-8 JSON")
@@ -383,9 +382,9 @@ func noDuplicates(d *json.Decoder, top bool) error {
 			}
 			name := k.(string)
 			for _, prev := range seen {
-				// At the top level, names that Go's case-insensitive
-				// matching (Unicode simple folding) would confuse.
-				if prev == name || (top && strings.EqualFold(prev, name)) {
+				// Names that Go's case-insensitive matching (Unicode
+				// simple folding) would confuse, at every depth.
+				if prev == name || strings.EqualFold(prev, name) {
 					return fmt.Errorf("member %q repeated", name)
 				}
 			}

@@ -66,9 +66,10 @@ type Value struct {
 // during the call.
 //
 // Rules beyond RFC 8259 syntax: data must be valid UTF-8; no object (at any
-// depth) may repeat a member name; top-level member names must not collide
-// under Unicode case folding (Go's encoding/json would match them
-// case-insensitively); strings must not hold lone surrogates; numbers are
+// depth) may repeat a member name or hold two names that collide under
+// Unicode case folding (Go's encoding/json matches names
+// case-insensitively, so decoding a nested object into a struct could
+// otherwise pick either); strings must not hold lone surrogates; numbers are
 // limited in length; nesting and member counts are bounded.
 func ForEachMember(data []byte, lim Limits, fn func(name []byte, v Value) error) error {
 	if !utf8.Valid(data) {
@@ -218,7 +219,7 @@ func (s *scanner) skipSpace() {
 // nameSet records member names of one object for duplicate detection. The
 // first names live in a fixed array and are compared one by one, so that
 // small objects cost nothing; past that, every name is indexed by a keyed
-// hash of its bytes and, with case folding, of its fold key, so that the
+// hash of its bytes and of its fold key, so that the
 // work stays linear in the number of names whatever they look like:
 // comparing every pair would let a document of many long names sharing a
 // prefix cost quadratic time.
@@ -233,13 +234,13 @@ type nameSet struct {
 // nameSeed keys the name hashes, so that no input can be built to collide.
 var nameSeed = maphash.MakeSeed()
 
-func (ns *nameSet) add(name []byte, fold bool) error {
+func (ns *nameSet) add(name []byte) error {
 	if ns.n < len(ns.small) {
 		for _, prev := range ns.small[:ns.n] {
 			if bytes.Equal(prev, name) {
 				return ErrDuplicate
 			}
-			if fold && bytes.EqualFold(prev, name) {
+			if bytes.EqualFold(prev, name) {
 				return ErrCaseDup
 			}
 		}
@@ -250,38 +251,32 @@ func (ns *nameSet) add(name []byte, fold bool) error {
 	if ns.exact == nil {
 		ns.names = append(make([][]byte, 0, 4*len(ns.small)), ns.small[:]...)
 		ns.exact = make(map[uint64]int32, 4*len(ns.small))
-		if fold {
-			ns.folded = make(map[uint64]int32, 4*len(ns.small))
-		}
+		ns.folded = make(map[uint64]int32, 4*len(ns.small))
 		for i, prev := range ns.small {
-			ns.index(int32(i), prev, fold)
+			ns.index(int32(i), prev)
 		}
 	}
 	he := maphash.Bytes(nameSeed, name)
 	if i, ok := ns.exact[he]; ok && (bytes.Equal(ns.names[i], name) || ns.scan(name, false)) {
 		return ErrDuplicate
 	}
-	if fold {
-		if i, ok := ns.folded[foldHash(name)]; ok && (bytes.EqualFold(ns.names[i], name) || ns.scan(name, true)) {
-			return ErrCaseDup
-		}
+	if i, ok := ns.folded[foldHash(name)]; ok && (bytes.EqualFold(ns.names[i], name) || ns.scan(name, true)) {
+		return ErrCaseDup
 	}
 	ns.names = append(ns.names, name)
-	ns.index(int32(len(ns.names)-1), name, fold)
+	ns.index(int32(len(ns.names)-1), name)
 	ns.n++
 	return nil
 }
 
 // index records name (at position i) under its hashes, keeping the first
 // name of each hash.
-func (ns *nameSet) index(i int32, name []byte, fold bool) {
+func (ns *nameSet) index(i int32, name []byte) {
 	if he := maphash.Bytes(nameSeed, name); !hasKey(ns.exact, he) {
 		ns.exact[he] = i
 	}
-	if fold {
-		if hf := foldHash(name); !hasKey(ns.folded, hf) {
-			ns.folded[hf] = i
-		}
+	if hf := foldHash(name); !hasKey(ns.folded, hf) {
+		ns.folded[hf] = i
 	}
 }
 
@@ -331,7 +326,7 @@ func foldHash(name []byte) uint64 {
 }
 
 // object parses an object starting at '{'. fn, when not nil, receives the
-// members (top level only).
+// members of this object (the top level; nested objects get nil).
 func (s *scanner) object(depth int, fn func(name []byte, v Value) error) error {
 	if depth > s.lim.MaxDepth {
 		return ErrDepth
@@ -362,7 +357,7 @@ func (s *scanner) object(depth int, fn func(name []byte, v Value) error) error {
 				return err
 			}
 		}
-		if err := names.add(name, fn != nil); err != nil {
+		if err := names.add(name); err != nil {
 			return err
 		}
 		s.skipSpace()

@@ -51,7 +51,9 @@ func TestManyMemberNames(t *testing.T) {
 		{name: "case_collision_at_60", doc: object(with(60, "SUB", with(0, "sub", distinct(80)))...), want: ErrCaseDup},
 		{name: "long_s_collision_at_60", doc: object(with(60, "\u017fub", with(0, "sub", distinct(80)))...), want: ErrCaseDup},
 		{name: "kelvin_collision_at_60", doc: object(with(60, "\u212aid", with(0, "kid", distinct(80)))...), want: ErrCaseDup},
-		{name: "no_folding_in_nested_objects", doc: `{"x":` + object(with(60, "SUB", with(0, "sub", distinct(80)))...) + `}`},
+		{name: "case_collision_in_nested_object", doc: `{"x":` + object(with(60, "SUB", with(0, "sub", distinct(80)))...) + `}`, want: ErrCaseDup},
+		{name: "case_collision_in_array_object", doc: `{"x":[1,{"role":"user","ROLE":"admin"}]}`, want: ErrCaseDup},
+		{name: "same_name_in_sibling_objects", doc: `{"x":{"role":1},"y":{"ROLE":2},"z":[{"a":1},{"A":2}]}`},
 		{name: "duplicate_in_nested_object", doc: `{"x":` + object(with(60, "m7", distinct(80))...) + `}`, want: ErrDuplicate},
 	}
 	for _, tc := range tests {
@@ -117,14 +119,14 @@ func TestFoldHashIsEqualFold(t *testing.T) {
 func TestNameSetScan(t *testing.T) {
 	var ns nameSet
 	for _, n := range distinct(30) {
-		require.NoError(t, ns.add([]byte(n), true))
+		require.NoError(t, ns.add([]byte(n)))
 	}
 	require.True(t, ns.scan([]byte("m3"), false))
 	require.True(t, ns.scan([]byte("m29"), false))
 	require.False(t, ns.scan([]byte("M29"), false))
 	require.True(t, ns.scan([]byte("M29"), true))
 	require.False(t, ns.scan([]byte("m30"), true))
-	require.ErrorIs(t, ns.add([]byte("m27"), true), ErrDuplicate)
-	require.ErrorIs(t, ns.add([]byte("M27"), true), ErrCaseDup)
-	require.NoError(t, ns.add([]byte("m30"), true))
+	require.ErrorIs(t, ns.add([]byte("m27")), ErrDuplicate)
+	require.ErrorIs(t, ns.add([]byte("M27")), ErrCaseDup)
+	require.NoError(t, ns.add([]byte("m30")))
 }
