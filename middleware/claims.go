@@ -30,7 +30,18 @@ type Claims struct {
 	// Algorithm is the verified "alg".
 	Algorithm string
 
-	raw string // the JSON claims set as received
+	raw string    // the JSON claims set as received
+	by  *Verifier // the Verifier that accepted the token; nil if built by hand
+}
+
+// VerifiedBy reports whether these claims come from a token that v itself
+// verified. Claims that another Verifier (another resource) accepted, or
+// that were built by hand, do not count: [Verifier.RequireScopes] then
+// verifies the request again and [Verifier.CheckScopes] refuses them, so a
+// token issued for one resource never passes another resource's scope
+// check.
+func (c *Claims) VerifiedBy(v *Verifier) bool {
+	return c != nil && v != nil && c.by == v
 }
 
 // Decode unmarshals the whole claims set into dst with encoding/json, for

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/audguard/audguard/audtest"
 	"github.com/audguard/audguard/middleware"
 	"github.com/stretchr/testify/require"
 )
@@ -120,4 +121,45 @@ func TestHierarchicalScopes(t *testing.T) {
 		require.Equal(t, tc.want, covers(tc.granted, tc.required), "%q covers %q", tc.granted, tc.required)
 	}
 	require.False(t, middleware.HierarchicalScopes("")("files", "files:read"))
+}
+
+// TestClaimsOfAnotherResource: two Verifiers (two resources) in one
+// application. Claims one of them accepted never satisfy the other's scope
+// requirement: RequireScopes verifies again, CheckScopes refuses them.
+func TestClaimsOfAnotherResource(t *testing.T) {
+	a := newEnv(t, nil)
+	b := newEnv(t, func(c *middleware.Config) { c.Resource = "https://b.example.com/api" })
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	tokA := a.token(map[string]any{"scope": "x"})
+
+	h := a.v.Handler(b.v.RequireScopes("x")(next))
+	rec, _ := serve(a.v, h, "Bearer "+tokA)
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "A's token passed A, not B")
+	require.Contains(t, rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
+
+	// B's own chain accepts B's token.
+	tokB := b.iss.MustSign(audtest.Token{Claims: func() map[string]any {
+		c := b.iss.Claims("https://b.example.com/api")
+		c["scope"] = "x"
+		return c
+	}()})
+	rec, _ = serve(b.v, b.v.Handler(b.v.RequireScopes("x")(next)), "Bearer "+tokB)
+	require.Equal(t, http.StatusNoContent, rec.Code, "B's own claims satisfy B")
+
+	ca, err := a.verify(tokA)
+	require.NoError(t, err)
+	require.True(t, ca.VerifiedBy(a.v))
+	require.False(t, ca.VerifiedBy(b.v))
+	require.NoError(t, a.v.CheckScopes(ca, "x"))
+	require.ErrorIs(t, b.v.CheckScopes(ca, "x"), middleware.ErrAudience)
+	hand := &middleware.Claims{Subject: "s", Scopes: []string{"x"}, Audience: []string{resource}}
+	require.False(t, hand.VerifiedBy(a.v))
+	require.ErrorIs(t, a.v.CheckScopes(hand, "x"), middleware.ErrAudience, "hand-built claims are never trusted")
+	var none *middleware.Claims
+	require.False(t, none.VerifiedBy(a.v))
+
+	// From the verified-token cache too.
+	again, err := a.verify(tokA)
+	require.NoError(t, err)
+	require.True(t, again.VerifiedBy(a.v))
 }

@@ -53,6 +53,8 @@ func (v *Verifier) bearerToken(values []string) (tok string, compact bool, err e
 	}
 	h := values[0]
 	if len(h) > v.cfg.maxToken+len("Bearer ") {
+		// Checked first, whatever the scheme: an oversized header value
+		// is refused before any other work (standards-and-attacks §3 A13).
 		return "", false, fail(ErrMalformed, "Authorization header too large")
 	}
 	const scheme = "bearer"
@@ -105,9 +107,23 @@ func startsCredentials(s string) bool {
 
 // CheckScopes reports whether c covers Config.Scopes and scopes, honouring
 // Config.ScopeCovers. It returns nil or a [*ScopeError] listing every
-// required scope and the missing ones.
+// required scope and the missing ones. Claims that v did not verify
+// ([Claims.VerifiedBy]) are refused with an error wrapping [ErrAudience]:
+// they may come from a token issued for another resource.
+//
+// A refusal is reported to Config.Observer (and logged at Debug level)
+// like a refusal by [Verifier.Handler].
 func (v *Verifier) CheckScopes(c *Claims, scopes ...string) error {
-	return v.checkScopes(c, v.requiredScopes(scopes))
+	var err error
+	if !c.VerifiedBy(v) {
+		err = fail(ErrAudience, "the claims were not verified by this Verifier")
+	} else {
+		err = v.checkScopes(c, v.requiredScopes(scopes))
+	}
+	if err != nil {
+		v.report(context.Background(), nil, err)
+	}
+	return err
 }
 
 func (v *Verifier) checkScopes(c *Claims, required []string) error {
@@ -159,9 +175,10 @@ func (v *Verifier) Handler(next http.Handler) http.Handler {
 }
 
 // RequireScopes returns middleware that requires scopes (in addition to
-// Config.Scopes) for the routes it wraps. Behind [Verifier.Handler] it
-// checks the claims already in the context; on its own it verifies the
-// request itself. A missing scope is answered 403 insufficient_scope with
+// Config.Scopes) for the routes it wraps. Behind [Verifier.Handler] of the
+// same Verifier it checks the claims already in the context; on its own,
+// or behind another Verifier's middleware, it verifies the request itself
+// (claims accepted for another resource never satisfy it). A missing scope is answered 403 insufficient_scope with
 // every scope the route requires, in one challenge (MCP 2026-07-28
 // §11.1.1).
 //
@@ -188,7 +205,7 @@ func (v *Verifier) RequireScopes(scopes ...string) func(http.Handler) http.Handl
 		inner := v.guard(next, required)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFromContext(r.Context())
-			if !ok {
+			if !ok || !c.VerifiedBy(v) {
 				inner.ServeHTTP(w, r)
 				return
 			}
