@@ -180,7 +180,7 @@ func (v *Verifier) explainTimes(t *parsedToken, now time.Time, add func(string, 
 	switch {
 	case !t.hasExp:
 		err = fmt.Errorf(`%w: "exp" is missing`, ErrExpired)
-	case t.exp > maxNumericDate || t.exp < -maxNumericDate:
+	case outOfRange(t.exp):
 		err = fmt.Errorf("%w: exp is out of range", ErrMalformed)
 	case !now.Before(toTime(t.exp).Add(lw)):
 		err = fmt.Errorf("%w: exp %s is past, leeway %s", ErrExpired, rel(toTime(t.exp)), lw)
@@ -194,7 +194,10 @@ func (v *Verifier) explainTimes(t *parsedToken, now time.Time, add func(string, 
 	okNbf := "no nbf"
 	if t.hasNbf {
 		okNbf = "nbf " + rel(toTime(t.nbf))
-		if now.Add(lw).Before(toTime(t.nbf)) {
+		switch {
+		case outOfRange(t.nbf):
+			err = fmt.Errorf("%w: nbf is out of range", ErrMalformed)
+		case now.Add(lw).Before(toTime(t.nbf)):
 			err = fmt.Errorf("%w: nbf %s is in the future, leeway %s", ErrNotYetValid, rel(toTime(t.nbf)), lw)
 		}
 	}
@@ -203,7 +206,10 @@ func (v *Verifier) explainTimes(t *parsedToken, now time.Time, add func(string, 
 	okIat := "no iat"
 	if t.hasIat {
 		okIat = "iat " + rel(toTime(t.iat))
-		if now.Add(lw).Before(toTime(t.iat)) {
+		switch {
+		case outOfRange(t.iat):
+			err = fmt.Errorf("%w: iat is out of range", ErrMalformed)
+		case now.Add(lw).Before(toTime(t.iat)):
 			err = fmt.Errorf("%w: iat %s is in the future, leeway %s", ErrNotYetValid, rel(toTime(t.iat)), lw)
 		}
 	}

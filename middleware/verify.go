@@ -157,6 +157,7 @@ func (v *Verifier) verify(ctx context.Context, token string, compact bool) (*Cla
 		return nil, err
 	}
 	c := t.claims(is.url, v.cfg.scp)
+	c.by = v
 	if v.cache == nil {
 		return c, nil
 	}
@@ -478,6 +479,9 @@ func verifySignature(key *jwks.Key, t *parsedToken) error {
 // any float-to-integer conversion (standards-and-attacks §3 F6).
 const maxNumericDate = 253402300799
 
+// outOfRange reports a NumericDate that toTime cannot convert faithfully.
+func outOfRange(f float64) bool { return f > maxNumericDate || f < -maxNumericDate }
+
 func toTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
@@ -574,7 +578,7 @@ func (v *Verifier) checkTimes(t *parsedToken, now time.Time) error {
 		has bool
 		val float64
 	}{{t.hasExp, t.exp}, {t.hasNbf, t.nbf}, {t.hasIat, t.iat}} {
-		if d.has && (d.val > maxNumericDate || d.val < -maxNumericDate) {
+		if d.has && outOfRange(d.val) {
 			return fail(ErrMalformed, "a NumericDate is out of range")
 		}
 	}
