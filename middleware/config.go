@@ -72,8 +72,11 @@ type TypPolicy int
 const (
 	// TypCompat, the default, accepts no "typ", "JWT" and "at+jwt" (and
 	// their "application/" forms, case-insensitively). Many authorization
-	// servers do not follow RFC 9068 yet; the audience check still keeps
-	// ID tokens and tokens for other resources out.
+	// servers do not follow RFC 9068 yet. The audience check keeps tokens
+	// for other resources out; ID tokens, which carry the client's ID as
+	// "aud", are also refused when they carry "nonce", "at_hash" or
+	// "c_hash" without "typ": "at+jwt" (RFC 8725 §3.12), so that an alias
+	// in Config.Audiences equal to a client ID does not let them in.
 	TypCompat TypPolicy = iota
 	// TypStrict is the RFC 9068 profile: "typ" must be "at+jwt" (or
 	// "application/at+jwt"), and "sub", "client_id", "iat" and "jti" are

@@ -53,8 +53,9 @@
 //  7. Claims: "aud" names this resource (see below); "exp" is required and
 //     in the future; "nbf" and "iat" are not in the future, all with
 //     Config.Leeway; registered claims have their JSON types; a token bound
-//     to a key ("cnf") is refused over Bearer; the strict profile requires
-//     sub, client_id, iat and jti.
+//     to a key ("cnf") is refused over Bearer; so is an ID token ("nonce",
+//     "at_hash" or "c_hash" without typ at+jwt); the strict profile
+//     requires sub, client_id, iat and jti.
 //  8. Scopes: every required scope is in the space-separated "scope" claim
 //     (case-sensitive), or covered by Config.ScopeCovers.
 //

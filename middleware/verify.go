@@ -196,6 +196,7 @@ type parsedToken struct {
 	scp                    jose.Value
 	hasScp                 bool
 	hasCnf                 bool
+	idTokenClaim           string // "nonce", "at_hash" or "c_hash" when present
 	// claimErr is the first claim-type problem found while scanning. It
 	// is reported after the signature check (pipeline step 7), so an
 	// unsigned token learns nothing from it.
@@ -404,6 +405,10 @@ func (t *parsedToken) scanClaim(name []byte, val jose.Value) error {
 		date(&t.iat, &t.hasIat, "iat")
 	case "cnf":
 		t.hasCnf = true
+	case "nonce", "at_hash", "c_hash":
+		if t.idTokenClaim == "" {
+			t.idTokenClaim = string(name)
+		}
 	}
 	return nil
 }
@@ -597,6 +602,12 @@ func (v *Verifier) checkTimes(t *parsedToken, now time.Time) error {
 func (v *Verifier) checkProfile(t *parsedToken, now time.Time) error {
 	if t.hasCnf {
 		return fail(ErrClaims, `"cnf" binds the token to a key that Bearer cannot prove (RFC 9449 §7, RFC 8705 §3)`)
+	}
+	if t.idTokenClaim != "" && !(t.hasTyp && mediaTypeIs(t.typ, "at+jwt")) {
+		// An OpenID Connect ID token looks like an access token but for
+		// its typ and these claims; with a relaxed typ, refuse them
+		// (RFC 8725 §3.12, RFC 9068 §5).
+		return fail(ErrClaims, `"`+t.idTokenClaim+`" marks an OpenID Connect ID token, not an access token`)
 	}
 	if v.cfg.typ == TypStrict {
 		switch {
