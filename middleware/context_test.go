@@ -163,3 +163,20 @@ func TestClaimsOfAnotherResource(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, again.VerifiedBy(a.v))
 }
+
+// TestChallengeNeverAdvertisesBadScopes: whatever a direct caller passes,
+// the challenge's scope parameter names only valid scope-tokens and never
+// offline_access (MCP 2026-07-28 §10).
+func TestChallengeNeverAdvertisesBadScopes(t *testing.T) {
+	e := newEnv(t, func(c *middleware.Config) { c.Scopes = []string{"read"} })
+	for _, err := range []error{middleware.ErrNoToken, middleware.ErrAudience,
+		&middleware.ScopeError{Required: []string{"read", "offline_access", `a"b`, "write"}, Missing: []string{"write"}}} {
+		r := e.v.ErrorResponse(err, "offline_access", `a"b`, "", "x y", "write")
+		require.Equal(t, "read write", r.Scope, "%v", err)
+		scope, _ := challengeParam(r.Challenge, "scope")
+		require.Equal(t, "read write", scope)
+		require.NotContains(t, r.Challenge, "offline_access")
+	}
+	r := e.v.ErrorResponse(middleware.ErrNoToken, "write")
+	require.Equal(t, "read write", r.Scope)
+}

@@ -196,7 +196,8 @@ type ErrorResponse struct {
 
 // ErrorResponse maps err to the response for an operation requiring scopes
 // (in addition to Config.Scopes). It never includes err.Error(), token
-// bytes or claim values. Errors that are not audguard errors map to 401
+// bytes or claim values, and its scope parameter never names
+// offline_access or a string that is not a valid scope-token. Errors that are not audguard errors map to 401
 // invalid_token (fail closed).
 func (v *Verifier) ErrorResponse(err error, scopes ...string) ErrorResponse {
 	required := v.requiredScopes(scopes)
@@ -230,9 +231,31 @@ func (v *Verifier) ErrorResponse(err error, scopes ...string) ErrorResponse {
 		}
 		r.Description = d
 	}
-	r.Scope = strings.Join(required, " ")
+	r.Scope = strings.Join(advertisable(required), " ")
 	r.Challenge = v.challenge(r.Code, r.Description, r.Scope)
 	return r
+}
+
+// advertisable drops from scopes what a challenge must never carry:
+// offline_access (MCP 2026-07-28 §10) and anything that is not an RFC 6749
+// scope-token. Configured scopes were validated by New and route scopes by
+// RequireScopes or ValidateScopes; this guards direct callers of
+// ErrorResponse, Authenticate and CheckScopes. It allocates only when it
+// drops something.
+func advertisable(scopes []string) []string {
+	for i, s := range scopes {
+		if checkScopeToken(s) == nil {
+			continue
+		}
+		out := append([]string(nil), scopes[:i]...)
+		for _, s := range scopes[i+1:] {
+			if checkScopeToken(s) == nil {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return scopes
 }
 
 // challenge renders a Bearer challenge. Every value is either a fixed
