@@ -178,8 +178,12 @@ func TestAudienceOptIns(t *testing.T) {
 		e := newEnv(t, func(c *middleware.Config) { c.RejectMultipleAudiences = true })
 		_, err := e.verify(e.token(map[string]any{"aud": []string{"https://other.example", resource}}))
 		require.ErrorIs(t, err, middleware.ErrAudience)
+		_, err = e.verify(e.token(map[string]any{"aud": []string{resource, "https://other.example"}}))
+		require.ErrorIs(t, err, middleware.ErrAudience, "the foreign entry after the match counts too")
 		_, err = e.verify(e.token(map[string]any{"aud": []string{resource}}))
 		require.NoError(t, err)
+		_, err = e.verify(e.token(map[string]any{"aud": []string{resource, resource, "https://API.example.com/mcp"}}))
+		require.NoError(t, err, "entries that all name this resource are one audience")
 	})
 	t.Run("loopback_http_resource", func(t *testing.T) {
 		e := newEnv(t, func(c *middleware.Config) {

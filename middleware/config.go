@@ -125,8 +125,10 @@ type Config struct {
 	// SDK's tolerance). Off by default: "/mcp/" and "/mcp" are different
 	// URIs (RFC 3986 §6.2.4).
 	AllowTrailingSlashVariant bool
-	// RejectMultipleAudiences refuses tokens whose "aud" names more than
-	// one audience (RFC 8707 §3).
+	// RejectMultipleAudiences refuses tokens whose "aud" also names
+	// another audience (RFC 8707 §3): every entry must name this resource
+	// or one of Audiences, so ["<resource>", "<resource>"] passes and
+	// ["<resource>", "https://other.example"] does not.
 	RejectMultipleAudiences bool
 
 	// Issuers lists the trusted authorization servers; at least one.

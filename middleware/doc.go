@@ -80,7 +80,7 @@
 // non-root paths (opt in with Config.AllowTrailingSlashVariant). "aud" must
 // be a string or a non-empty array of at most [MaxAudiences] strings; it is
 // enough that one entry matches (RFC 7519 §4.1.3), unless
-// Config.RejectMultipleAudiences is set.
+// Config.RejectMultipleAudiences is set (then every entry must match).
 //
 // # Errors and responses
 //

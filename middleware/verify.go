@@ -531,7 +531,7 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		t.addAud(s)
 		return nil
 	case jose.Array:
-		n, matched := 0, false
+		n, matched, foreign := 0, false, false
 		err := t.aud.ForEachElement(func(e jose.Value) error {
 			n++
 			if n > MaxAudiences {
@@ -544,8 +544,12 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 			if len(s) > 2048 {
 				return errLongAud
 			}
-			if !matched && v.cfg.matcher.Match(s) {
-				matched = true
+			if !matched || v.cfg.multiAud {
+				if v.cfg.matcher.Match(s) {
+					matched = true
+				} else {
+					foreign = v.cfg.multiAud
+				}
 			}
 			t.addAud(s)
 			return nil
@@ -557,8 +561,8 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 			return fail(ErrAudience, `"aud" is an empty array`)
 		case !matched:
 			return fail(ErrAudience, detailAudNoMatch)
-		case n > 1 && v.cfg.multiAud:
-			return fail(ErrAudience, `"aud" names more than one audience`)
+		case foreign:
+			return fail(ErrAudience, `"aud" also names another audience`)
 		}
 		return nil
 	}
