@@ -26,8 +26,8 @@ func Middleware(v *middleware.Verifier) gin.HandlerFunc {
 
 // RequireScopes returns a gin.HandlerFunc that requires scopes, in
 // addition to Config.Scopes, for the routes it guards. Behind [Middleware]
-// it checks the claims already stored; on its own it verifies the request
-// itself. A missing scope is answered 403 insufficient_scope with every
+// with the same Verifier it checks the claims already stored; on its own,
+// or behind another Verifier's middleware, it verifies the request itself. A missing scope is answered 403 insufficient_scope with every
 // scope the route requires in one challenge.
 //
 // A scope that is not a valid scope-token (see
@@ -44,7 +44,9 @@ func RequireScopes(v *middleware.Verifier, scopes ...string) gin.HandlerFunc {
 	scopes = append([]string(nil), scopes...)
 	return func(c *gin.Context) {
 		claims, ok := Claims(c)
-		if !ok {
+		if !ok || !claims.VerifiedBy(v) {
+			// No claims, or claims another Verifier (another resource)
+			// accepted: verify the request for this one.
 			authenticate(c, v, scopes)
 			return
 		}

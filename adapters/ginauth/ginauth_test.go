@@ -171,3 +171,25 @@ func TestClaimsWithoutMiddleware(t *testing.T) {
 	require.True(t, ok)
 	require.Same(t, want, got)
 }
+
+// TestClaimsOfAnotherResource: behind another Verifier's Middleware (another
+// resource in the same engine), RequireScopes verifies the request for its
+// own resource instead of trusting the stored claims.
+func TestClaimsOfAnotherResource(t *testing.T) {
+	env := transporttest.New(t)
+	other, err := middleware.New(middleware.Config{
+		Resource: "https://other.example.com/api",
+		Issuers:  []middleware.Issuer{{URL: env.Issuer.URL(), Keys: env.Issuer.KeySet()}},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+
+	r := gin.New()
+	r.GET("/x", ginauth.Middleware(other), ginauth.RequireScopes(env.Verifier, transporttest.Scope), subject)
+	req := httptest.NewRequest(http.MethodGet, "/x", nil)
+	req.Header.Set("Authorization", "Bearer "+env.Issuer.AccessToken("https://other.example.com/api", transporttest.Scope))
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "a token for the other resource passed its Middleware only")
+	require.Contains(t, rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
+}
