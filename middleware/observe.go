@@ -13,9 +13,13 @@ type EventKind int
 // Event kinds.
 const (
 	// EventAccept: a token was accepted (and, for Authenticate and the
-	// handlers, its scopes sufficed).
+	// handlers, the scopes that layer requires sufficed). One request
+	// passes through several layers when they are stacked: Handler then
+	// RequireScopes reports accept, then reject with insufficient_scope
+	// when the route needs a scope the token lacks.
 	EventAccept EventKind = iota + 1
 	// EventReject: a request or token was refused; Reason says why.
+	// Scope refusals by RequireScopes and CheckScopes are reported too.
 	EventReject
 	// EventKeyFetch: a remote key set was fetched or failed to be.
 	EventKeyFetch
