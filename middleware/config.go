@@ -113,8 +113,11 @@ type Config struct {
 	// 2026-07-28 §8.1), for example "https://mcp.example.com/mcp". It must
 	// be an absolute https URI without fragment or userinfo, with an ASCII
 	// host (write IDNs as A-labels) and no dot segments. It is advertised
-	// as "resource" in the RFC 9728 metadata and is what a token's "aud"
-	// must contain.
+	// as "resource" in the RFC 9728 metadata exactly as written (clients
+	// compare it with the URL they called, RFC 9728 §3.3), so write it in
+	// canonical form: lower-case scheme and host, no default port (MCP
+	// 2026-07-28 §8.1). A token's "aud" must contain it (see the audience
+	// rule in the package documentation).
 	Resource string
 	// Audiences are extra values accepted in "aud", compared byte for byte
 	// (for authorization servers that map the resource to an abstract
