@@ -279,6 +279,45 @@ func TestProxyEndToEnd(t *testing.T) {
 	})
 }
 
+func TestProxyMetadataPercentEncodedPath(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const wk = "/.well-known/oauth-protected-resource"
+	tests := []struct {
+		name     string
+		resource string
+		metadata string   // path of the document, as in the challenge
+		also     []string // equivalent spellings (RFC 3986 §6.2.2)
+		other    []string // paths that are not the document
+	}{
+		{name: "space", resource: "https://mcp.example.com/tenant%20a/mcp", metadata: wk + "/tenant%20a/mcp", other: []string{wk + "/tenant%2520a/mcp", wk + "/tenant+a/mcp"}},
+		{name: "encoded_slash", resource: "https://mcp.example.com/a%2Fb", metadata: wk + "/a%2Fb", also: []string{wk + "/a%2fb"}, other: []string{wk + "/a/b"}},
+		{name: "encoded_unreserved", resource: "https://mcp.example.com/%6Dcp", metadata: wk + "/%6Dcp", also: []string{wk + "/mcp", wk + "/%6dcp"}, other: []string{wk + "/%2Fcp"}},
+		{name: "plain_path", resource: "https://mcp.example.com/mcp", metadata: wk + "/mcp", also: []string{wk + "/%6Dcp"}, other: []string{wk + "/mcp/", wk + "%2Fmcp"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, nil, "-resource", tc.resource, "-issuer", iss.URL(), "-upstream", up.URL, "-allow-http-loopback")
+			resp, _ := get(t, p.addr+"/x", nil)
+			require.Equal(t, 401, resp.StatusCode)
+			require.Equal(t, `Bearer resource_metadata="https://mcp.example.com`+tc.metadata+`"`, resp.Header.Get("WWW-Authenticate"))
+
+			resp, body := get(t, p.addr+tc.metadata, nil)
+			require.Equal(t, 200, resp.StatusCode, "the challenge's resource_metadata URL serves the document")
+			require.JSONEq(t, `{"resource":"`+tc.resource+`","authorization_servers":["`+iss.URL()+`"],"bearer_methods_supported":["header"]}`, body)
+
+			for _, path := range tc.also {
+				resp, _ := get(t, p.addr+path, nil)
+				require.Equal(t, 200, resp.StatusCode, path)
+			}
+			for _, path := range tc.other {
+				resp, _ := get(t, p.addr+path, nil)
+				require.Equal(t, 401, resp.StatusCode, "%s is not the document", path)
+			}
+		})
+	}
+}
+
 func TestProxyFromEnvironment(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	up := newUpstream(t)

@@ -145,7 +145,7 @@ type proxy struct {
 	rp     *httputil.ReverseProxy
 	meta   http.Handler
 	log    *slog.Logger
-	mdPath string
+	mdPath string // escaped as in the resource_metadata URL, then normalized (normalizeEscapes)
 	mdQry  string
 	hasQry bool
 }
@@ -172,7 +172,7 @@ func newProxy(pf *proxyFlags, logger *slog.Logger) (*proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: v.MetadataPath()}
+	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: normalizeEscapes(v.MetadataPath())}
 	if u, err := url.Parse(v.MetadataURL()); err == nil {
 		p.mdQry, p.hasQry = u.RawQuery, u.ForceQuery || u.RawQuery != ""
 	}
@@ -256,11 +256,68 @@ func isIdentityHeader(name string) bool {
 	return true
 }
 
+// isMetadata compares escaped paths: the metadata path is the resource's
+// path as written, so a resource with %20 or %2F in its path has its
+// document at that escaped path, and /a/b is not /a%2Fb. EscapedPath keeps
+// the client's own escaping whenever it is valid; both sides are then
+// normalized as RFC 3986 §6.2.2 allows (hex digits in upper case,
+// unreserved characters decoded), so /%6Dcp is /mcp.
 func (p *proxy) isMetadata(r *http.Request) bool {
-	if r.URL.Path != p.mdPath {
+	ep := r.URL.EscapedPath()
+	if strings.IndexByte(ep, '%') >= 0 {
+		ep = normalizeEscapes(ep)
+	}
+	if ep != p.mdPath {
 		return false
 	}
 	return !p.hasQry || r.URL.RawQuery == p.mdQry
+}
+
+// normalizeEscapes applies RFC 3986 §6.2.2.1 and §6.2.2.2 to an escaped
+// path: percent-encodings of unreserved characters are decoded, the others
+// get upper-case hex digits. Encoded reserved characters (%2F) stay
+// encoded, so they never become delimiters.
+func normalizeEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(s[i])
+			continue
+		}
+		c := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteString(strings.ToUpper(s[i+1 : i+3]))
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
+
+// isUnreserved is RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // ServeHTTP routes by path only, whatever the Host: the metadata document

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
 
 func TestIsIdentityHeader(t *testing.T) {
 	for name, want := range map[string]bool{
@@ -11,5 +15,22 @@ func TestIsIdentityHeader(t *testing.T) {
 		if got := isIdentityHeader(name); got != want {
 			t.Errorf("isIdentityHeader(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestNormalizeEscapes(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{in: "/mcp", want: "/mcp"},
+		{in: "/%6dcp", want: "/mcp"},
+		{in: "/a%2fb", want: "/a%2Fb"},
+		{in: "/tenant%20a", want: "/tenant%20a"},
+		{in: "/%7E%2D%2e%5F", want: "/~-._"},
+		{in: "/%zz%4", want: "/%zz%4"},
+		{in: "/%", want: "/%"},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, normalizeEscapes(tc.in), tc.in)
 	}
 }
