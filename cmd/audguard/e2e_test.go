@@ -318,6 +318,40 @@ func TestProxyMetadataPercentEncodedPath(t *testing.T) {
 	}
 }
 
+func TestProxyForwardsQueryUnchanged(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const resource = "https://api.example.com"
+	plain := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL+"/base", "-allow-http-loopback")
+	withQuery := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL+"/base?k=v", "-allow-http-loopback")
+	tests := []struct {
+		name  string
+		p     *proc
+		query string // as sent, without '?'
+		want  string // the upstream's RawQuery
+	}{
+		{name: "semicolon", p: plain, query: "a=1;b=2", want: "a=1;b=2"},
+		{name: "bad_escape", p: plain, query: "q=%zz&r=1", want: "q=%zz&r=1"},
+		{name: "mixed", p: plain, query: "a=1&b;c=2&d=3", want: "a=1&b;c=2&d=3"},
+		{name: "ordinary", p: plain, query: "y=1&y=2&z=%20", want: "y=1&y=2&z=%20"},
+		{name: "none", p: plain, query: "", want: ""},
+		{name: "upstream_query_semicolon", p: withQuery, query: "a=1;b=2", want: "k=v&a=1;b=2"},
+		{name: "upstream_query_bad_escape", p: withQuery, query: "q=%zz&r=1", want: "k=v&q=%zz&r=1"},
+		{name: "upstream_query_only", p: withQuery, query: "", want: "k=v"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			target := tc.p.addr + "/x"
+			if tc.query != "" {
+				target += "?" + tc.query
+			}
+			resp, body := get(t, target, bearer(iss.AccessToken(resource)))
+			require.Equal(t, 200, resp.StatusCode, body)
+			require.Equal(t, "upstream saw /base/x?"+tc.want, body)
+		})
+	}
+}
+
 func TestProxyFromEnvironment(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	up := newUpstream(t)

@@ -211,7 +211,13 @@ const identityPrefix = "X-Audguard-"
 
 func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 	return func(pr *httputil.ProxyRequest) {
-		pr.SetURL(up) // path and query joined as NewSingleHostReverseProxy does
+		pr.SetURL(up) // path joined as NewSingleHostReverseProxy does
+		// ReverseProxy drops query parameters it cannot parse (a=1;b=2,
+		// %zz) before Rewrite runs; the contract is to forward the query
+		// unchanged, joined to the upstream's as NewSingleHostReverseProxy
+		// does. audguard never reads the query, so there is nothing for a
+		// parser disagreement to smuggle past.
+		pr.Out.URL.RawQuery = joinQuery(up.RawQuery, pr.In.URL.RawQuery)
 		pr.SetXForwarded()
 		h := pr.Out.Header
 		h.Del("Authorization") // no token passthrough (MCP security best practices)
@@ -234,6 +240,15 @@ func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 		set("X-Audguard-Scope", c.Scope)
 		set("X-Audguard-Issuer", c.Issuer)
 	}
+}
+
+// joinQuery joins the upstream URL's query and the request's exactly as
+// httputil.NewSingleHostReverseProxy's director does.
+func joinQuery(target, req string) string {
+	if target == "" || req == "" {
+		return target + req
+	}
+	return target + "&" + req
 }
 
 // isIdentityHeader reports whether a client-sent header could be taken
