@@ -410,6 +410,12 @@ func TestProxyStartupRefusals(t *testing.T) {
 		{name: "unknown_flag", set: map[string]string{"-frobnicate": "1"}, want: "flag provided but not defined"},
 		{name: "bad_env_duration", env: []string{"AUDGUARD_LEEWAY=forever"}, want: "AUDGUARD_LEEWAY"},
 		{name: "tls_cert_without_key", set: map[string]string{"-tls-cert": "cert.pem"}, want: "-tls-key"},
+		{name: "zero_max_stale", set: map[string]string{"-jwks-max-stale": "0s"}, want: `invalid value "0s" for flag -jwks-max-stale: must be more than zero`},
+		{name: "zero_cooldown", set: map[string]string{"-jwks-refresh-cooldown": "0"}, want: `invalid value "0" for flag -jwks-refresh-cooldown: must be more than zero`},
+		{name: "zero_fetch_timeout", set: map[string]string{"-jwks-fetch-timeout": "0ms"}, want: `invalid value "0ms" for flag -jwks-fetch-timeout: must be more than zero`},
+		{name: "negative_max_stale", set: map[string]string{"-jwks-max-stale": "-1h"}, want: "-jwks-max-stale: must not be negative"},
+		{name: "zero_max_stale_env", env: []string{"AUDGUARD_JWKS_MAX_STALE=0s"}, want: `invalid value "0s" for AUDGUARD_JWKS_MAX_STALE: must be more than zero`},
+		{name: "zero_fetch_timeout_env", env: []string{"AUDGUARD_JWKS_FETCH_TIMEOUT=0s"}, want: "AUDGUARD_JWKS_FETCH_TIMEOUT: must be more than zero"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -531,6 +537,10 @@ func TestCheckCommand(t *testing.T) {
 	require.Contains(t, errOut, "-issuer is required")
 	code, _, _ = run("", common...)
 	require.Equal(t, 2, code, "no token")
+
+	code, _, errOut = run("", append(common, "-jwks-max-stale", "0s", good)...)
+	require.Equal(t, 2, code, "a zero JWKS policy duration is refused, not taken for the default")
+	require.Contains(t, errOut, "-jwks-max-stale: must be more than zero")
 }
 
 func TestVersionAndHelp(t *testing.T) {

@@ -55,10 +55,12 @@ func (c *csvFlag) Set(s string) error {
 }
 
 // durationFlag records whether it was set, so that an explicit 0s can be
-// told from the default.
+// told from the default. A positive flag refuses 0s too: for the JWKS
+// policy flags zero would silently mean "the library default".
 type durationFlag struct {
-	d   time.Duration
-	set bool
+	d        time.Duration
+	set      bool
+	positive bool
 }
 
 func (d *durationFlag) String() string { return d.d.String() }
@@ -70,6 +72,9 @@ func (d *durationFlag) Set(s string) error {
 	}
 	if v < 0 {
 		return fmt.Errorf("must not be negative")
+	}
+	if v == 0 && d.positive {
+		return fmt.Errorf("must be more than zero (examples: 30s, 5m, 24h)")
 	}
 	d.d, d.set = v, true
 	return nil

@@ -49,7 +49,10 @@ func (vf *verifyFlags) register(fs *flagSet, withJWKSPolicy bool) {
 	fs.Var(&vf.scopes, "scopes", "`scopes` every request needs, comma-separated")
 	fs.Var(&vf.audiences, "audience", "extra accepted aud `value`, compared byte for byte (repeatable)")
 	if withJWKSPolicy {
-		vf.cooldown.d = jwks.DefaultRefreshCooldown
+		// Zero would silently mean the jwks default (24h for max-stale):
+		// these three refuse it.
+		vf.cooldown.d, vf.cooldown.positive = jwks.DefaultRefreshCooldown, true
+		vf.fetchTimeout.positive, vf.maxStale.positive = true, true
 		fs.Var(&vf.cooldown, "jwks-refresh-cooldown", "minimum `duration` between JWKS refreshes caused by unknown key IDs")
 		vf.fetchTimeout.d = jwks.DefaultFetchTimeout
 		fs.Var(&vf.fetchTimeout, "jwks-fetch-timeout", "`duration` limit of one discovery or JWKS fetch")
