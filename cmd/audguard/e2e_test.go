@@ -558,6 +558,9 @@ func TestVersionAndHelp(t *testing.T) {
 		require.Contains(t, help, "env "+envName(f), f)
 	}
 	require.Contains(t, help, "(default 30s; env AUDGUARD_LEEWAY)")
+	require.Contains(t, help, "(default 24h; env AUDGUARD_JWKS_MAX_STALE)")
+	require.Contains(t, help, "(default 30s; env AUDGUARD_JWKS_REFRESH_COOLDOWN)")
+	require.Contains(t, help, "(default 5s; env AUDGUARD_JWKS_FETCH_TIMEOUT)")
 
 	code := exec.Command(binary, "frobnicate").Run()
 	var ee *exec.ExitError

@@ -63,7 +63,7 @@ type durationFlag struct {
 	positive bool
 }
 
-func (d *durationFlag) String() string { return d.d.String() }
+func (d *durationFlag) String() string { return formatDuration(d.d) }
 
 func (d *durationFlag) Set(s string) error {
 	v, err := time.ParseDuration(s)
@@ -78,6 +78,19 @@ func (d *durationFlag) Set(s string) error {
 	}
 	d.d, d.set = v, true
 	return nil
+}
+
+// formatDuration prints a duration the way people write it: 24h, 5m, 30s,
+// 1h30m rather than time.Duration's 24h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // flagSet wraps flag.FlagSet with environment defaults and a help text

@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -15,6 +16,25 @@ func TestIsIdentityHeader(t *testing.T) {
 		if got := isIdentityHeader(name); got != want {
 			t.Errorf("isIdentityHeader(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{in: 24 * time.Hour, want: "24h"},
+		{in: 30 * time.Second, want: "30s"},
+		{in: 5 * time.Second, want: "5s"},
+		{in: 5 * time.Minute, want: "5m"},
+		{in: 90 * time.Minute, want: "1h30m"},
+		{in: time.Hour + 30*time.Second, want: "1h0m30s"},
+		{in: 1500 * time.Millisecond, want: "1.5s"},
+		{in: 0, want: "0s"},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, formatDuration(tc.in), tc.in)
 	}
 }
 
