@@ -20,7 +20,7 @@ var errInvalid = fmt.Errorf("token invalid")
 
 func runCheck(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var vf verifyFlags
-	fs := newFlagSet("check", "audguard check -resource URI -issuer URL [-jwks-uri URL] [-allow-http-loopback] [flags] TOKEN|-", checkAbout, stderr)
+	fs := newFlagSet("check", "audguard check -resource URI -issuer URL [-jwks-uri URL] [-allow-http-loopback] [flags] TOKEN|-", checkAbout, stdout, stderr)
 	vf.register(fs, true)
 	if err := fs.parse(args, getenv); err != nil {
 		return err

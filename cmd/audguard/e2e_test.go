@@ -548,22 +548,44 @@ func TestVersionAndHelp(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(out), "audguard "))
 
-	cmd := exec.Command(binary, "proxy", "-h")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	require.NoError(t, cmd.Run())
-	help := errb.String()
-	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale"} {
-		require.Regexp(t, `(?m)^  -`+f+`( |$)`, help, f)
-		require.Contains(t, help, "env "+envName(f), f)
+	help := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		require.NoError(t, cmd.Run(), "asked-for help exits 0")
+		require.Empty(t, errb.String(), "asked-for help goes to stdout")
+		return out.String()
 	}
-	require.Contains(t, help, "(default 30s; env AUDGUARD_LEEWAY)")
-	require.Contains(t, help, "(default 24h; env AUDGUARD_JWKS_MAX_STALE)")
-	require.Contains(t, help, "(default 30s; env AUDGUARD_JWKS_REFRESH_COOLDOWN)")
-	require.Contains(t, help, "(default 5s; env AUDGUARD_JWKS_FETCH_TIMEOUT)")
+	proxyHelp := help("proxy", "-h")
+	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale", "tls-cert", "tls-key"} {
+		require.Regexp(t, `(?m)^  -`+f+`( |$)`, proxyHelp, f)
+		require.Contains(t, proxyHelp, "env "+envName(f), f)
+	}
+	for _, def := range []string{
+		"(default 30s; env AUDGUARD_LEEWAY)",
+		"(default 24h; env AUDGUARD_JWKS_MAX_STALE)",
+		"(default 30s; env AUDGUARD_JWKS_REFRESH_COOLDOWN)",
+		"(default 5s; env AUDGUARD_JWKS_FETCH_TIMEOUT)",
+	} {
+		require.Contains(t, proxyHelp, def)
+	}
+	require.Equal(t, proxyHelp, help("proxy", "-help"))
+	require.Contains(t, help("check", "-h"), "Usage: audguard check")
+	require.Contains(t, help("demo", "-h"), "Usage: audguard demo")
+	require.Contains(t, help("-h"), "audguard proxy [flags]")
+
+	// Usage after a mistake goes to stderr with exit status 2.
+	cmd := exec.Command(binary, "demo", "extra")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var ee *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &ee)
+	require.Equal(t, 2, ee.ExitCode())
+	require.Empty(t, stdout.String())
+	require.Contains(t, stderr.String(), "takes no arguments")
 
 	code := exec.Command(binary, "frobnicate").Run()
-	var ee *exec.ExitError
 	require.ErrorAs(t, code, &ee)
 	require.Equal(t, 2, ee.ExitCode())
 }

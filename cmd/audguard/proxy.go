@@ -124,9 +124,9 @@ X-Audguard-Subject, X-Audguard-Client-Id, X-Audguard-Scope and X-Audguard-Issuer
 set; client-sent X-Audguard-* headers are dropped. Responses, including
 server-sent events, stream through unbuffered.`
 
-func parseProxyFlags(args []string, getenv func(string) string, stderr io.Writer) (*proxyFlags, error) {
+func parseProxyFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (*proxyFlags, error) {
 	pf := &proxyFlags{}
-	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stderr)
+	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stdout, stderr)
 	fs.StringVar(&pf.listen, "listen", ":8080", "`address` to serve plain HTTP on (TLS terminates in front, or use -tls-cert)")
 	fs.StringVar(&pf.upstream, "upstream", "", "`URL` of the protected server (required), e.g. http://127.0.0.1:3000")
 	fs.StringVar(&pf.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (with -tls-key)")
@@ -377,8 +377,8 @@ func hasControl(s string) bool {
 
 // runProxy serves until ctx ends or SIGINT/SIGTERM, then shuts down
 // gracefully.
-func runProxy(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
-	pf, err := parseProxyFlags(args, getenv, stderr)
+func runProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
+	pf, err := parseProxyFlags(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
