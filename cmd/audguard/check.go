@@ -51,7 +51,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.CacheSize = middleware.NoCache
 	v, err := middleware.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "audguard check: %v\n", err)
+		fmt.Fprintf(stderr, "audguard check: invalid configuration:\n  %s\n", strings.Join(configProblems(err), "\n  "))
 		return errUsage
 	}
 	defer v.Close()

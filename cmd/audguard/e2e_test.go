@@ -416,6 +416,12 @@ func TestProxyStartupRefusals(t *testing.T) {
 		{name: "negative_max_stale", set: map[string]string{"-jwks-max-stale": "-1h"}, want: "-jwks-max-stale: must not be negative"},
 		{name: "zero_max_stale_env", env: []string{"AUDGUARD_JWKS_MAX_STALE=0s"}, want: `invalid value "0s" for AUDGUARD_JWKS_MAX_STALE: must be more than zero`},
 		{name: "zero_fetch_timeout_env", env: []string{"AUDGUARD_JWKS_FETCH_TIMEOUT=0s"}, want: "AUDGUARD_JWKS_FETCH_TIMEOUT: must be more than zero"},
+		{name: "issuer_named_as_flag", set: map[string]string{"-issuer": "http://as.example.com"}, want: `-issuer "http://as.example.com": http is allowed only`},
+		{name: "leeway_named_as_flag", set: map[string]string{"-leeway": "10m"}, want: "-leeway: 10m0s exceeds the maximum"},
+		{name: "alg_named_as_flag", set: map[string]string{"-alg": "HS256"}, want: `-alg: "HS256" is a shared-secret algorithm`},
+		{name: "scope_named_as_flag", set: map[string]string{"-scopes": "a b"}, want: `-scopes "a b": character ' ' is not allowed`},
+		{name: "audience_named_as_flag", set: map[string]string{"-audience": "a b"}, want: `-audience "a b": must be printable ASCII`},
+		{name: "resource_named_as_flag", set: map[string]string{"-resource": "https://api.example.com/mcp#x"}, want: `-resource "https://api.example.com/mcp#x"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,6 +457,15 @@ func TestProxyStartupRefusals(t *testing.T) {
 				require.ErrorAs(t, err, &ee, stderr.String())
 				require.Equal(t, 2, ee.ExitCode(), stderr.String())
 				require.Contains(t, stderr.String(), tc.want)
+				_, problems, _ := strings.Cut(stderr.String(), "invalid configuration:\n")
+				lines := map[string]bool{}
+				for _, line := range strings.Split(strings.TrimSpace(problems), "\n") {
+					require.False(t, lines[line], "each problem is reported once: %q\n%s", line, stderr.String())
+					lines[line] = true
+				}
+				for _, field := range []string{"Issuers[", "Issuers:", "Leeway:", "Algorithms:", "Scopes ", "ScopesSupported", "Audiences ", "Resource ", "JWKSURI"} {
+					require.NotContains(t, stderr.String(), field, "problems are told in terms of the flags")
+				}
 			case <-time.After(10 * time.Second):
 				_ = cmd.Process.Kill()
 				t.Fatalf("audguard started instead of refusing:\n%s", stderr.String())
@@ -541,6 +556,10 @@ func TestCheckCommand(t *testing.T) {
 	code, _, errOut = run("", append(common, "-jwks-max-stale", "0s", good)...)
 	require.Equal(t, 2, code, "a zero JWKS policy duration is refused, not taken for the default")
 	require.Contains(t, errOut, "-jwks-max-stale: must be more than zero")
+	code, _, errOut = run("", append(common, "-alg", "HS256", good)...)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `-alg: "HS256" is a shared-secret algorithm`)
+	require.NotContains(t, errOut, "Algorithms")
 }
 
 func TestVersionAndHelp(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -108,6 +109,53 @@ func (vf *verifyFlags) config(logger *slog.Logger) (middleware.Config, error) {
 	return cfg, nil
 }
 
+// configField matches the start of a middleware.New or jwks.NewRemote
+// problem that names a Go field (Issuers[0], Leeway, ...), optionally
+// after the "jwks: " prefix.
+var configField = regexp.MustCompile(`^(?:jwks: )?(Issuers\[\d+\] JWKSURI|Issuers\[\d+\]|issuer|Issuer|JWKSURI|ScopesSupported|Scopes|Audiences|Algorithms|Resource|Typ|Leeway)(?:[ :]|$)`)
+
+// fieldFlags names the flag that sets each field.
+var fieldFlags = map[string]string{
+	"Issuers": "-issuer", "issuer": "-issuer", "Issuer": "-issuer", "JWKSURI": "-jwks-uri",
+	"ScopesSupported": "-scopes", "Scopes": "-scopes", "Audiences": "-audience",
+	"Algorithms": "-alg", "Resource": "-resource", "Typ": "-typ", "Leeway": "-leeway",
+}
+
+// configProblems turns an error of middleware.New into one line per
+// problem, in terms of the flags rather than the Go fields, without
+// repeating a line (-scopes feeds both Scopes and ScopesSupported).
+func configProblems(err error) []string {
+	msg := strings.TrimPrefix(err.Error(), "audguard: invalid configuration:")
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		for line != "" { // "issuer "x": jwks: Issuer "x": ..." names the flag twice
+			m := configField.FindStringSubmatchIndex(line)
+			if m == nil {
+				break
+			}
+			field := line[m[2]:m[3]]
+			key, _, _ := strings.Cut(field, "[")
+			if strings.HasSuffix(field, "JWKSURI") {
+				key = "JWKSURI"
+			}
+			rest := line[m[3]:] // starts with ' ', ':' or is empty
+			if next := strings.Index(rest, ": jwks: "); next >= 0 {
+				line = rest[next+2:] // keep the inner, more precise problem
+				continue
+			}
+			line = fieldFlags[key] + rest
+			break
+		}
+		if line != "" && !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // proxyFlags are the flags of audguard proxy.
 type proxyFlags struct {
 	verifyFlags
@@ -173,7 +221,7 @@ func newProxy(pf *proxyFlags, logger *slog.Logger) (*proxy, error) {
 	}
 	v, err := middleware.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(strings.Join(configProblems(err), "\n"))
 	}
 	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: normalizeEscapes(v.MetadataPath())}
 	if u, err := url.Parse(v.MetadataURL()); err == nil {
