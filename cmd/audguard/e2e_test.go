@@ -4,9 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -378,6 +386,9 @@ func TestProxyFromEnvironment(t *testing.T) {
 func TestProxyStartupRefusals(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	base := map[string]string{"-resource": "https://api.example.com/mcp", "-issuer": iss.URL(), "-upstream": "http://127.0.0.1:1", "-allow-http-loopback": ""}
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	require.NoError(t, os.WriteFile(junk, []byte("not a PEM file\n"), 0o600))
 	tests := []struct {
 		name string
 		set  map[string]string // flag -> value ("" for a bool); "-x": "\x00" deletes
@@ -410,6 +421,12 @@ func TestProxyStartupRefusals(t *testing.T) {
 		{name: "unknown_flag", set: map[string]string{"-frobnicate": "1"}, want: "flag provided but not defined"},
 		{name: "bad_env_duration", env: []string{"AUDGUARD_LEEWAY=forever"}, want: "AUDGUARD_LEEWAY"},
 		{name: "tls_cert_without_key", set: map[string]string{"-tls-cert": "cert.pem"}, want: "-tls-key"},
+		{name: "tls_key_without_cert", set: map[string]string{"-tls-key": "key.pem"}, want: "-tls-cert and -tls-key go together"},
+		{name: "tls_files_missing", set: map[string]string{"-tls-cert": filepath.Join(dir, "missing-cert.pem"), "-tls-key": filepath.Join(dir, "missing-key.pem")}, want: "cannot load the key pair"},
+		{name: "tls_files_not_pem", set: map[string]string{"-tls-cert": junk, "-tls-key": junk}, want: "cannot load the key pair"},
+		{name: "listen_not_an_address", set: map[string]string{"-listen": "bogus"}, want: `-listen "bogus"`},
+		{name: "listen_port_out_of_range", set: map[string]string{"-listen": "127.0.0.1:99999"}, want: "must be a number from 0 to 65535"},
+		{name: "listen_port_not_a_number", set: map[string]string{"-listen": "127.0.0.1:eighty"}, want: "must be a number from 0 to 65535"},
 		{name: "zero_max_stale", set: map[string]string{"-jwks-max-stale": "0s"}, want: `invalid value "0s" for flag -jwks-max-stale: must be more than zero`},
 		{name: "zero_cooldown", set: map[string]string{"-jwks-refresh-cooldown": "0"}, want: `invalid value "0" for flag -jwks-refresh-cooldown: must be more than zero`},
 		{name: "zero_fetch_timeout", set: map[string]string{"-jwks-fetch-timeout": "0ms"}, want: `invalid value "0ms" for flag -jwks-fetch-timeout: must be more than zero`},
@@ -510,6 +527,59 @@ func TestProxyGracefulShutdown(t *testing.T) {
 		t.Fatal("no shutdown")
 	}
 	require.Contains(t, p.stderr.String(), "shutting down")
+}
+
+func TestProxyAddressInUse(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { busy.Close() })
+	cmd := exec.Command(binary, "proxy", "-listen", busy.Addr().String(), "-resource", "https://api.example.com",
+		"-issuer", iss.URL(), "-upstream", "http://127.0.0.1:1", "-allow-http-loopback")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var ee *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &ee)
+	require.Equal(t, 1, ee.ExitCode(), "a busy address is a runtime failure, not a usage error")
+	require.Contains(t, stderr.String(), "cannot listen on "+busy.Addr().String()+": the address is already in use")
+}
+
+func TestProxyServesTLS(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-tls-cert", certFile, "-tls-key", keyFile)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	req, err := http.NewRequest(http.MethodGet, "https://"+strings.TrimPrefix(p.addr, "http://")+"/x", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, 2, resp.ProtoMajor, "HTTP/2 is offered over TLS")
 }
 
 func TestCheckCommand(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -212,9 +214,6 @@ func newProxy(pf *proxyFlags, logger *slog.Logger) (*proxy, error) {
 	up, err := parseUpstream(pf.upstream)
 	if err != nil {
 		problems = append(problems, err.Error())
-	}
-	if (pf.tlsCert == "") != (pf.tlsKey == "") {
-		problems = append(problems, "-tls-cert and -tls-key go together")
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))
@@ -423,6 +422,32 @@ func hasControl(s string) bool {
 	return false
 }
 
+// serveSettings checks the flags that only matter when serving (not in
+// the demo): the listen address and the TLS key pair, which is loaded now
+// so that a bad file is a start-up error rather than a failure of every
+// handshake.
+func serveSettings(pf *proxyFlags) (*tls.Config, []string) {
+	var problems []string
+	if host, port, err := net.SplitHostPort(pf.listen); err != nil {
+		problems = append(problems, fmt.Sprintf("-listen %q: not an address; use host:port or :port, e.g. :8080 or 127.0.0.1:8080", pf.listen))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		problems = append(problems, fmt.Sprintf("-listen %q: port %q must be a number from 0 to 65535", pf.listen, port))
+	} else if strings.ContainsAny(host, " /") {
+		problems = append(problems, fmt.Sprintf("-listen %q: host %q is not a host name or IP address", pf.listen, host))
+	}
+	switch {
+	case pf.tlsCert == "" && pf.tlsKey == "":
+		return nil, problems
+	case pf.tlsCert == "" || pf.tlsKey == "":
+		return nil, append(problems, "-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(pf.tlsCert, pf.tlsKey)
+	if err != nil {
+		return nil, append(problems, fmt.Sprintf("-tls-cert %q and -tls-key %q: cannot load the key pair: %v", pf.tlsCert, pf.tlsKey, err))
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, problems
+}
+
 // runProxy serves until ctx ends or SIGINT/SIGTERM, then shuts down
 // gracefully.
 func runProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
@@ -431,16 +456,26 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	logger := newLogger(stderr)
+	tlsConfig, problems := serveSettings(pf)
 	p, err := newProxy(pf, logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "audguard proxy: invalid configuration:\n  %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "audguard: invalid configuration:\n  "), "\n", "\n  "))
+		problems = append(strings.Split(err.Error(), "\n"), problems...)
+	}
+	if len(problems) > 0 {
+		if p != nil {
+			p.v.Close()
+		}
+		fmt.Fprintf(stderr, "audguard proxy: invalid configuration:\n  %s\n", strings.Join(problems, "\n  "))
 		return errUsage
 	}
 	defer p.v.Close()
 
 	ln, err := net.Listen("tcp", pf.listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", pf.listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running there?)", pf.listen)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", pf.listen, err)
 	}
 	srv := &http.Server{
 		Handler:           p,
@@ -448,6 +483,7 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 		// No ReadTimeout/WriteTimeout: uploads and server-sent event
 		// streams may legitimately last long.
 	}
@@ -474,8 +510,8 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if pf.tlsCert != "" {
-			errc <- srv.ServeTLS(ln, pf.tlsCert, pf.tlsKey)
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the key pair loaded above; HTTP/2 enabled
 		} else {
 			errc <- srv.Serve(ln)
 		}
