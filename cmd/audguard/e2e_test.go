@@ -433,6 +433,7 @@ func TestProxyStartupRefusals(t *testing.T) {
 		{name: "negative_max_stale", set: map[string]string{"-jwks-max-stale": "-1h"}, want: "-jwks-max-stale: must not be negative"},
 		{name: "zero_max_stale_env", env: []string{"AUDGUARD_JWKS_MAX_STALE=0s"}, want: `invalid value "0s" for AUDGUARD_JWKS_MAX_STALE: must be more than zero`},
 		{name: "zero_fetch_timeout_env", env: []string{"AUDGUARD_JWKS_FETCH_TIMEOUT=0s"}, want: "AUDGUARD_JWKS_FETCH_TIMEOUT: must be more than zero"},
+		{name: "negative_shutdown_grace", set: map[string]string{"-shutdown-grace": "-1s"}, want: "-shutdown-grace: must not be negative"},
 		{name: "issuer_named_as_flag", set: map[string]string{"-issuer": "http://as.example.com"}, want: `-issuer "http://as.example.com": http is allowed only`},
 		{name: "leeway_named_as_flag", set: map[string]string{"-leeway": "10m"}, want: "-leeway: 10m0s exceeds the maximum"},
 		{name: "alg_named_as_flag", set: map[string]string{"-alg": "HS256"}, want: `-alg: "HS256" is a shared-secret algorithm`},
@@ -582,6 +583,99 @@ func TestProxyServesTLS(t *testing.T) {
 	require.Equal(t, 2, resp.ProtoMajor, "HTTP/2 is offered over TLS")
 }
 
+// waitExit waits for a signalled proxy to exit and returns its exit code.
+func waitExit(t *testing.T, p *proc) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err == nil {
+			return 0
+		}
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, p.stderr.String())
+		return ee.ExitCode()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no shutdown:\n%s", p.stderr.String())
+		return -1
+	}
+}
+
+func TestProxyShutdownWithOpenStream(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t) // its SSE handler never sends a second event
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-shutdown-grace", "200ms")
+	req, err := http.NewRequest(http.MethodGet, p.addr+"/mcp/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	first, err := rd.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "data: first\n", first)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	ended := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, rd); close(ended) }()
+	require.Equal(t, 0, waitExit(t, p), "a signal-initiated shutdown succeeds:\n%s", p.stderr.String())
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream stayed open after the proxy exited")
+	}
+	log := p.stderr.String()
+	require.Contains(t, log, "shutting down")
+	require.Contains(t, log, "grace period over; closed the connections still open")
+	require.Contains(t, log, `"closed_requests":1`)
+	require.NotContains(t, log, "context deadline exceeded")
+}
+
+func TestProxyShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	arrived, release := make(chan struct{}), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		fmt.Fprint(w, "finished")
+	}))
+	t.Cleanup(slow.Close)
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", slow.URL, "-allow-http-loopback")
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, p.addr+"/slow", nil)
+		req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+	<-arrived
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "shutting down") }, 5*time.Second, 10*time.Millisecond)
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, 200, r.status)
+	require.Equal(t, "finished", r.body)
+	require.Equal(t, 0, waitExit(t, p), p.stderr.String())
+	require.Contains(t, p.stderr.String(), "shutdown complete: every in-flight request finished")
+}
+
 func TestCheckCommand(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	const resource = "https://mcp.example.com/mcp"
@@ -647,7 +741,7 @@ func TestVersionAndHelp(t *testing.T) {
 		return out.String()
 	}
 	proxyHelp := help("proxy", "-h")
-	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale", "tls-cert", "tls-key"} {
+	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale", "tls-cert", "tls-key", "shutdown-grace"} {
 		require.Regexp(t, `(?m)^  -`+f+`( |$)`, proxyHelp, f)
 		require.Contains(t, proxyHelp, "env "+envName(f), f)
 	}
@@ -656,6 +750,7 @@ func TestVersionAndHelp(t *testing.T) {
 		"(default 24h; env AUDGUARD_JWKS_MAX_STALE)",
 		"(default 30s; env AUDGUARD_JWKS_REFRESH_COOLDOWN)",
 		"(default 5s; env AUDGUARD_JWKS_FETCH_TIMEOUT)",
+		"(default 10s; env AUDGUARD_SHUTDOWN_GRACE)",
 	} {
 		require.Contains(t, proxyHelp, def)
 	}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,6 +166,7 @@ type proxyFlags struct {
 	upstream string
 	tlsCert  string
 	tlsKey   string
+	grace    durationFlag
 }
 
 const proxyAbout = `Guards an upstream HTTP server (an MCP server in any language, an API): every
@@ -174,6 +176,10 @@ X-Audguard-Subject, X-Audguard-Client-Id, X-Audguard-Scope and X-Audguard-Issuer
 set; client-sent X-Audguard-* headers are dropped. Responses, including
 server-sent events, stream through unbuffered.`
 
+// defaultShutdownGrace is how long in-flight requests may take to finish
+// after SIGINT or SIGTERM before the remaining connections are closed.
+const defaultShutdownGrace = 10 * time.Second
+
 func parseProxyFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (*proxyFlags, error) {
 	pf := &proxyFlags{}
 	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stdout, stderr)
@@ -181,6 +187,8 @@ func parseProxyFlags(args []string, getenv func(string) string, stdout, stderr i
 	fs.StringVar(&pf.upstream, "upstream", "", "`URL` of the protected server (required), e.g. http://127.0.0.1:3000")
 	fs.StringVar(&pf.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (with -tls-key)")
 	fs.StringVar(&pf.tlsKey, "tls-key", "", "private key `file` for -tls-cert")
+	pf.grace.d = defaultShutdownGrace
+	fs.Var(&pf.grace, "shutdown-grace", "on SIGINT or SIGTERM, how long in-flight requests may take to finish before open connections (streams) are closed (`duration`)")
 	pf.register(fs, true)
 	if err := fs.parse(args, getenv); err != nil {
 		return nil, err
@@ -201,6 +209,8 @@ type proxy struct {
 	mdPath string // escaped as in the resource_metadata URL, then normalized (normalizeEscapes)
 	mdQry  string
 	hasQry bool
+	// inflight counts requests being answered, for the shutdown log.
+	inflight atomic.Int64
 }
 
 // newProxy validates everything and builds the handler. It performs no
@@ -388,6 +398,8 @@ func isUnreserved(c byte) bool {
 // ServeHTTP routes by path only, whatever the Host: the metadata document
 // is public, everything else is verified and proxied.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
 	if p.isMetadata(r) {
 		p.meta.ServeHTTP(w, r)
 		return
@@ -449,7 +461,8 @@ func serveSettings(pf *proxyFlags) (*tls.Config, []string) {
 }
 
 // runProxy serves until ctx ends or SIGINT/SIGTERM, then shuts down
-// gracefully.
+// gracefully: it stops accepting, lets in-flight requests finish within
+// -shutdown-grace, then closes what is still open (long-lived streams).
 func runProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
 	pf, err := parseProxyFlags(args, getenv, stdout, stderr)
 	if err != nil {
@@ -477,12 +490,18 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return fmt.Errorf("cannot listen on %s: %w", pf.listen, err)
 	}
+	// Every request's context derives from base, so that at the end of
+	// the grace period proxied requests (streams, upgraded connections,
+	// which the server does not track) are ended too.
+	base, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 		TLSConfig:         tlsConfig,
 		// No ReadTimeout/WriteTimeout: uploads and server-sent event
 		// streams may legitimately last long.
@@ -521,11 +540,23 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
+	stop() // a second signal now terminates at once
+	logger.Info("shutting down: no new connections; waiting for in-flight requests",
+		slog.Int64("in_flight", p.inflight.Load()),
+		slog.String("grace", formatDuration(pf.grace.d)))
+	sctx, scancel := context.WithTimeout(context.Background(), pf.grace.d)
+	err = srv.Shutdown(sctx)
+	scancel()
+	if err != nil {
+		// The grace period is over: end what is still open.
+		open := p.inflight.Load()
+		endRequests()
+		_ = srv.Close()
+		logger.Warn("shutdown: grace period over; closed the connections still open",
+			slog.Int64("closed_requests", open),
+			slog.String("grace", formatDuration(pf.grace.d)))
+	} else {
+		logger.Info("shutdown complete: every in-flight request finished")
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
