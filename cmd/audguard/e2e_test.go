@@ -724,6 +724,50 @@ func TestCheckCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `-alg: "HS256" is a shared-secret algorithm`)
 	require.NotContains(t, errOut, "Algorithms")
+
+	t.Run("unsigned_token", func(t *testing.T) {
+		tok := iss.MustSign(audtest.Token{Claims: iss.Claims(resource), Alg: "none"})
+		require.True(t, strings.HasSuffix(tok, "."), "h.p. with an empty signature")
+		code, out, _ := run("", append(common, tok)...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, `FAIL  format             unsigned token (alg "none", empty signature): unsigned tokens are never accepted`)
+		require.NotContains(t, out, "jose:")
+		require.NotContains(t, out, "segments")
+	})
+	t.Run("shape_in_plain_words", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			token string
+			want  string
+		}{
+			{name: "two_segments", token: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0", want: "this token has 2"},
+			{name: "encrypted", token: "a.b.c.d.e", want: "encrypted token (JWE)"},
+			{name: "empty_payload", token: "eyJhbGciOiJub25lIn0..c2ln", want: "the header or the payload segment is empty"},
+			{name: "empty_signature_not_none", token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.", want: "unsigned token: the signature (third segment) is empty"},
+			{name: "bad_character", token: "a.b.c!", want: "character outside the compact JWS alphabet"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				code, out, _ := run("", append(common, tc.token)...)
+				require.Equal(t, 1, code, out)
+				require.Contains(t, out, "FAIL  format")
+				require.Contains(t, out, tc.want)
+				require.NotContains(t, out, "jose:")
+			})
+		}
+	})
+	t.Run("unverified_claims_are_marked", func(t *testing.T) {
+		tok := iss.MustSign(audtest.Token{Claims: iss.Claims(resource), TamperSignature: true})
+		code, out, _ := run("", append(common, tok)...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, "FAIL  signature")
+		for _, name := range []string{"claim types", "audience", "expiry", "not before", "issued at", "profile"} {
+			require.Regexp(t, `(?m)^PASS  `+name+` +.*\(unverified: the signature was not checked or did not verify\)$`, out, name)
+		}
+		code, out, _ = run("", append(common, good)...)
+		require.Equal(t, 0, code, out)
+		require.NotContains(t, out, "unverified", "a verified token's claims are not marked")
+	})
 }
 
 func TestVersionAndHelp(t *testing.T) {
