@@ -29,6 +29,11 @@ func TestMetadataLocation(t *testing.T) {
 		{resource: "https://api.example.com/mcp?tenant=a", url: "https://api.example.com/.well-known/oauth-protected-resource/mcp?tenant=a", path: "/.well-known/oauth-protected-resource/mcp", query: "tenant=a"},
 		{resource: "https://api.example.com:443/mcp", url: "https://api.example.com/.well-known/oauth-protected-resource/mcp", path: "/.well-known/oauth-protected-resource/mcp"},
 		{resource: "https://API.Example.com/mcp", url: "https://api.example.com/.well-known/oauth-protected-resource/mcp", path: "/.well-known/oauth-protected-resource/mcp"},
+		// Percent-encoded paths stay encoded: the handler is routed by the
+		// escaped path, and the query is compared raw.
+		{resource: "https://api.example.com/tenant%20a/mcp", url: "https://api.example.com/.well-known/oauth-protected-resource/tenant%20a/mcp", path: "/.well-known/oauth-protected-resource/tenant%20a/mcp"},
+		{resource: "https://api.example.com/a%2Fb", url: "https://api.example.com/.well-known/oauth-protected-resource/a%2Fb", path: "/.well-known/oauth-protected-resource/a%2Fb"},
+		{resource: "https://api.example.com/mcp?tenant=a%20b", url: "https://api.example.com/.well-known/oauth-protected-resource/mcp?tenant=a%20b", path: "/.well-known/oauth-protected-resource/mcp", query: "tenant=a%20b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.resource, func(t *testing.T) {

@@ -19,12 +19,22 @@ import (
 	"github.com/audguard/audguard/middleware"
 )
 
+const demoAbout = `Walks through audience binding end to end in one process, with no setup: an
+embedded authorization server, two protected resources (audguard proxies in
+front of a small app) and a scripted client, all on 127.0.0.1. Each step
+prints the request and the answer. Exit status: 0 when every step behaved as
+shown, 1 otherwise.`
+
 // runDemo starts an issuer, two protected resources (each an audguard proxy
 // in front of a small app) and a scripted client, all on loopback, and
 // prints what happens at each step. It fails when any step does not behave
 // as shown, so the demo doubles as a smoke test.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
+	fs := newFlagSet("demo", "audguard demo", demoAbout, stdout, stderr)
+	if err := fs.parse(args, func(string) string { return "" }); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "audguard demo: takes no arguments\n")
 		return errUsage
 	}

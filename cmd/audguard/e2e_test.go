@@ -4,9 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -279,6 +287,79 @@ func TestProxyEndToEnd(t *testing.T) {
 	})
 }
 
+func TestProxyMetadataPercentEncodedPath(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const wk = "/.well-known/oauth-protected-resource"
+	tests := []struct {
+		name     string
+		resource string
+		metadata string   // path of the document, as in the challenge
+		also     []string // equivalent spellings (RFC 3986 §6.2.2)
+		other    []string // paths that are not the document
+	}{
+		{name: "space", resource: "https://mcp.example.com/tenant%20a/mcp", metadata: wk + "/tenant%20a/mcp", other: []string{wk + "/tenant%2520a/mcp", wk + "/tenant+a/mcp"}},
+		{name: "encoded_slash", resource: "https://mcp.example.com/a%2Fb", metadata: wk + "/a%2Fb", also: []string{wk + "/a%2fb"}, other: []string{wk + "/a/b"}},
+		{name: "encoded_unreserved", resource: "https://mcp.example.com/%6Dcp", metadata: wk + "/%6Dcp", also: []string{wk + "/mcp", wk + "/%6dcp"}, other: []string{wk + "/%2Fcp"}},
+		{name: "plain_path", resource: "https://mcp.example.com/mcp", metadata: wk + "/mcp", also: []string{wk + "/%6Dcp"}, other: []string{wk + "/mcp/", wk + "%2Fmcp"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, nil, "-resource", tc.resource, "-issuer", iss.URL(), "-upstream", up.URL, "-allow-http-loopback")
+			resp, _ := get(t, p.addr+"/x", nil)
+			require.Equal(t, 401, resp.StatusCode)
+			require.Equal(t, `Bearer resource_metadata="https://mcp.example.com`+tc.metadata+`"`, resp.Header.Get("WWW-Authenticate"))
+
+			resp, body := get(t, p.addr+tc.metadata, nil)
+			require.Equal(t, 200, resp.StatusCode, "the challenge's resource_metadata URL serves the document")
+			require.JSONEq(t, `{"resource":"`+tc.resource+`","authorization_servers":["`+iss.URL()+`"],"bearer_methods_supported":["header"]}`, body)
+
+			for _, path := range tc.also {
+				resp, _ := get(t, p.addr+path, nil)
+				require.Equal(t, 200, resp.StatusCode, path)
+			}
+			for _, path := range tc.other {
+				resp, _ := get(t, p.addr+path, nil)
+				require.Equal(t, 401, resp.StatusCode, "%s is not the document", path)
+			}
+		})
+	}
+}
+
+func TestProxyForwardsQueryUnchanged(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	const resource = "https://api.example.com"
+	plain := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL+"/base", "-allow-http-loopback")
+	withQuery := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL+"/base?k=v", "-allow-http-loopback")
+	tests := []struct {
+		name  string
+		p     *proc
+		query string // as sent, without '?'
+		want  string // the upstream's RawQuery
+	}{
+		{name: "semicolon", p: plain, query: "a=1;b=2", want: "a=1;b=2"},
+		{name: "bad_escape", p: plain, query: "q=%zz&r=1", want: "q=%zz&r=1"},
+		{name: "mixed", p: plain, query: "a=1&b;c=2&d=3", want: "a=1&b;c=2&d=3"},
+		{name: "ordinary", p: plain, query: "y=1&y=2&z=%20", want: "y=1&y=2&z=%20"},
+		{name: "none", p: plain, query: "", want: ""},
+		{name: "upstream_query_semicolon", p: withQuery, query: "a=1;b=2", want: "k=v&a=1;b=2"},
+		{name: "upstream_query_bad_escape", p: withQuery, query: "q=%zz&r=1", want: "k=v&q=%zz&r=1"},
+		{name: "upstream_query_only", p: withQuery, query: "", want: "k=v"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			target := tc.p.addr + "/x"
+			if tc.query != "" {
+				target += "?" + tc.query
+			}
+			resp, body := get(t, target, bearer(iss.AccessToken(resource)))
+			require.Equal(t, 200, resp.StatusCode, body)
+			require.Equal(t, "upstream saw /base/x?"+tc.want, body)
+		})
+	}
+}
+
 func TestProxyFromEnvironment(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	up := newUpstream(t)
@@ -305,6 +386,9 @@ func TestProxyFromEnvironment(t *testing.T) {
 func TestProxyStartupRefusals(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	base := map[string]string{"-resource": "https://api.example.com/mcp", "-issuer": iss.URL(), "-upstream": "http://127.0.0.1:1", "-allow-http-loopback": ""}
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	require.NoError(t, os.WriteFile(junk, []byte("not a PEM file\n"), 0o600))
 	tests := []struct {
 		name string
 		set  map[string]string // flag -> value ("" for a bool); "-x": "\x00" deletes
@@ -337,6 +421,25 @@ func TestProxyStartupRefusals(t *testing.T) {
 		{name: "unknown_flag", set: map[string]string{"-frobnicate": "1"}, want: "flag provided but not defined"},
 		{name: "bad_env_duration", env: []string{"AUDGUARD_LEEWAY=forever"}, want: "AUDGUARD_LEEWAY"},
 		{name: "tls_cert_without_key", set: map[string]string{"-tls-cert": "cert.pem"}, want: "-tls-key"},
+		{name: "tls_key_without_cert", set: map[string]string{"-tls-key": "key.pem"}, want: "-tls-cert and -tls-key go together"},
+		{name: "tls_files_missing", set: map[string]string{"-tls-cert": filepath.Join(dir, "missing-cert.pem"), "-tls-key": filepath.Join(dir, "missing-key.pem")}, want: "cannot load the key pair"},
+		{name: "tls_files_not_pem", set: map[string]string{"-tls-cert": junk, "-tls-key": junk}, want: "cannot load the key pair"},
+		{name: "listen_not_an_address", set: map[string]string{"-listen": "bogus"}, want: `-listen "bogus"`},
+		{name: "listen_port_out_of_range", set: map[string]string{"-listen": "127.0.0.1:99999"}, want: "must be a number from 0 to 65535"},
+		{name: "listen_port_not_a_number", set: map[string]string{"-listen": "127.0.0.1:eighty"}, want: "must be a number from 0 to 65535"},
+		{name: "zero_max_stale", set: map[string]string{"-jwks-max-stale": "0s"}, want: `invalid value "0s" for flag -jwks-max-stale: must be more than zero`},
+		{name: "zero_cooldown", set: map[string]string{"-jwks-refresh-cooldown": "0"}, want: `invalid value "0" for flag -jwks-refresh-cooldown: must be more than zero`},
+		{name: "zero_fetch_timeout", set: map[string]string{"-jwks-fetch-timeout": "0ms"}, want: `invalid value "0ms" for flag -jwks-fetch-timeout: must be more than zero`},
+		{name: "negative_max_stale", set: map[string]string{"-jwks-max-stale": "-1h"}, want: "-jwks-max-stale: must not be negative"},
+		{name: "zero_max_stale_env", env: []string{"AUDGUARD_JWKS_MAX_STALE=0s"}, want: `invalid value "0s" for AUDGUARD_JWKS_MAX_STALE: must be more than zero`},
+		{name: "zero_fetch_timeout_env", env: []string{"AUDGUARD_JWKS_FETCH_TIMEOUT=0s"}, want: "AUDGUARD_JWKS_FETCH_TIMEOUT: must be more than zero"},
+		{name: "negative_shutdown_grace", set: map[string]string{"-shutdown-grace": "-1s"}, want: "-shutdown-grace: must not be negative"},
+		{name: "issuer_named_as_flag", set: map[string]string{"-issuer": "http://as.example.com"}, want: `-issuer "http://as.example.com": http is allowed only`},
+		{name: "leeway_named_as_flag", set: map[string]string{"-leeway": "10m"}, want: "-leeway: 10m0s exceeds the maximum"},
+		{name: "alg_named_as_flag", set: map[string]string{"-alg": "HS256"}, want: `-alg: "HS256" is a shared-secret algorithm`},
+		{name: "scope_named_as_flag", set: map[string]string{"-scopes": "a b"}, want: `-scopes "a b": character ' ' is not allowed`},
+		{name: "audience_named_as_flag", set: map[string]string{"-audience": "a b"}, want: `-audience "a b": must be printable ASCII`},
+		{name: "resource_named_as_flag", set: map[string]string{"-resource": "https://api.example.com/mcp#x"}, want: `-resource "https://api.example.com/mcp#x"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -372,6 +475,15 @@ func TestProxyStartupRefusals(t *testing.T) {
 				require.ErrorAs(t, err, &ee, stderr.String())
 				require.Equal(t, 2, ee.ExitCode(), stderr.String())
 				require.Contains(t, stderr.String(), tc.want)
+				_, problems, _ := strings.Cut(stderr.String(), "invalid configuration:\n")
+				lines := map[string]bool{}
+				for _, line := range strings.Split(strings.TrimSpace(problems), "\n") {
+					require.False(t, lines[line], "each problem is reported once: %q\n%s", line, stderr.String())
+					lines[line] = true
+				}
+				for _, field := range []string{"Issuers[", "Issuers:", "Leeway:", "Algorithms:", "Scopes ", "ScopesSupported", "Audiences ", "Resource ", "JWKSURI"} {
+					require.NotContains(t, stderr.String(), field, "problems are told in terms of the flags")
+				}
 			case <-time.After(10 * time.Second):
 				_ = cmd.Process.Kill()
 				t.Fatalf("audguard started instead of refusing:\n%s", stderr.String())
@@ -418,6 +530,152 @@ func TestProxyGracefulShutdown(t *testing.T) {
 	require.Contains(t, p.stderr.String(), "shutting down")
 }
 
+func TestProxyAddressInUse(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { busy.Close() })
+	cmd := exec.Command(binary, "proxy", "-listen", busy.Addr().String(), "-resource", "https://api.example.com",
+		"-issuer", iss.URL(), "-upstream", "http://127.0.0.1:1", "-allow-http-loopback")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var ee *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &ee)
+	require.Equal(t, 1, ee.ExitCode(), "a busy address is a runtime failure, not a usage error")
+	require.Contains(t, stderr.String(), "cannot listen on "+busy.Addr().String()+": the address is already in use")
+}
+
+func TestProxyServesTLS(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-tls-cert", certFile, "-tls-key", keyFile)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	req, err := http.NewRequest(http.MethodGet, "https://"+strings.TrimPrefix(p.addr, "http://")+"/x", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, 2, resp.ProtoMajor, "HTTP/2 is offered over TLS")
+}
+
+// waitExit waits for a signalled proxy to exit and returns its exit code.
+func waitExit(t *testing.T, p *proc) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err == nil {
+			return 0
+		}
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, p.stderr.String())
+		return ee.ExitCode()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no shutdown:\n%s", p.stderr.String())
+		return -1
+	}
+}
+
+func TestProxyShutdownWithOpenStream(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	up := newUpstream(t) // its SSE handler never sends a second event
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-shutdown-grace", "200ms")
+	req, err := http.NewRequest(http.MethodGet, p.addr+"/mcp/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	first, err := rd.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "data: first\n", first)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	ended := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, rd); close(ended) }()
+	require.Equal(t, 0, waitExit(t, p), "a signal-initiated shutdown succeeds:\n%s", p.stderr.String())
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream stayed open after the proxy exited")
+	}
+	log := p.stderr.String()
+	require.Contains(t, log, "shutting down")
+	require.Contains(t, log, "grace period over; closed the connections still open")
+	require.Contains(t, log, `"closed_requests":1`)
+	require.NotContains(t, log, "context deadline exceeded")
+}
+
+func TestProxyShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	arrived, release := make(chan struct{}), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		fmt.Fprint(w, "finished")
+	}))
+	t.Cleanup(slow.Close)
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", slow.URL, "-allow-http-loopback")
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, p.addr+"/slow", nil)
+		req.Header.Set("Authorization", "Bearer "+iss.AccessToken(resource))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(b), err: err}
+	}()
+	<-arrived
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "shutting down") }, 5*time.Second, 10*time.Millisecond)
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, 200, r.status)
+	require.Equal(t, "finished", r.body)
+	require.Equal(t, 0, waitExit(t, p), p.stderr.String())
+	require.Contains(t, p.stderr.String(), "shutdown complete: every in-flight request finished")
+}
+
 func TestCheckCommand(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	const resource = "https://mcp.example.com/mcp"
@@ -458,6 +716,58 @@ func TestCheckCommand(t *testing.T) {
 	require.Contains(t, errOut, "-issuer is required")
 	code, _, _ = run("", common...)
 	require.Equal(t, 2, code, "no token")
+
+	code, _, errOut = run("", append(common, "-jwks-max-stale", "0s", good)...)
+	require.Equal(t, 2, code, "a zero JWKS policy duration is refused, not taken for the default")
+	require.Contains(t, errOut, "-jwks-max-stale: must be more than zero")
+	code, _, errOut = run("", append(common, "-alg", "HS256", good)...)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `-alg: "HS256" is a shared-secret algorithm`)
+	require.NotContains(t, errOut, "Algorithms")
+
+	t.Run("unsigned_token", func(t *testing.T) {
+		tok := iss.MustSign(audtest.Token{Claims: iss.Claims(resource), Alg: "none"})
+		require.True(t, strings.HasSuffix(tok, "."), "h.p. with an empty signature")
+		code, out, _ := run("", append(common, tok)...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, `FAIL  format             unsigned token (alg "none", empty signature): unsigned tokens are never accepted`)
+		require.NotContains(t, out, "jose:")
+		require.NotContains(t, out, "segments")
+	})
+	t.Run("shape_in_plain_words", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			token string
+			want  string
+		}{
+			{name: "two_segments", token: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0", want: "this token has 2"},
+			{name: "encrypted", token: "a.b.c.d.e", want: "encrypted token (JWE)"},
+			{name: "empty_payload", token: "eyJhbGciOiJub25lIn0..c2ln", want: "the header or the payload segment is empty"},
+			{name: "empty_signature_not_none", token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.", want: "unsigned token: the signature (third segment) is empty"},
+			{name: "bad_character", token: "a.b.c!", want: "character outside the compact JWS alphabet"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				code, out, _ := run("", append(common, tc.token)...)
+				require.Equal(t, 1, code, out)
+				require.Contains(t, out, "FAIL  format")
+				require.Contains(t, out, tc.want)
+				require.NotContains(t, out, "jose:")
+			})
+		}
+	})
+	t.Run("unverified_claims_are_marked", func(t *testing.T) {
+		tok := iss.MustSign(audtest.Token{Claims: iss.Claims(resource), TamperSignature: true})
+		code, out, _ := run("", append(common, tok)...)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, "FAIL  signature")
+		for _, name := range []string{"claim types", "audience", "expiry", "not before", "issued at", "profile"} {
+			require.Regexp(t, `(?m)^PASS  `+name+` +.*\(unverified: the signature was not checked or did not verify\)$`, out, name)
+		}
+		code, out, _ = run("", append(common, good)...)
+		require.Equal(t, 0, code, out)
+		require.NotContains(t, out, "unverified", "a verified token's claims are not marked")
+	})
 }
 
 func TestVersionAndHelp(t *testing.T) {
@@ -465,19 +775,45 @@ func TestVersionAndHelp(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(out), "audguard "))
 
-	cmd := exec.Command(binary, "proxy", "-h")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	require.NoError(t, cmd.Run())
-	help := errb.String()
-	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale"} {
-		require.Regexp(t, `(?m)^  -`+f+`( |$)`, help, f)
-		require.Contains(t, help, "env "+envName(f), f)
+	help := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		require.NoError(t, cmd.Run(), "asked-for help exits 0")
+		require.Empty(t, errb.String(), "asked-for help goes to stdout")
+		return out.String()
 	}
-	require.Contains(t, help, "(default 30s; env AUDGUARD_LEEWAY)")
+	proxyHelp := help("proxy", "-h")
+	for _, f := range []string{"listen", "resource", "issuer", "jwks-uri", "upstream", "scopes", "audience", "alg", "typ", "leeway", "allow-http-loopback", "jwks-refresh-cooldown", "jwks-fetch-timeout", "jwks-max-stale", "tls-cert", "tls-key", "shutdown-grace"} {
+		require.Regexp(t, `(?m)^  -`+f+`( |$)`, proxyHelp, f)
+		require.Contains(t, proxyHelp, "env "+envName(f), f)
+	}
+	for _, def := range []string{
+		"(default 30s; env AUDGUARD_LEEWAY)",
+		"(default 24h; env AUDGUARD_JWKS_MAX_STALE)",
+		"(default 30s; env AUDGUARD_JWKS_REFRESH_COOLDOWN)",
+		"(default 5s; env AUDGUARD_JWKS_FETCH_TIMEOUT)",
+		"(default 10s; env AUDGUARD_SHUTDOWN_GRACE)",
+	} {
+		require.Contains(t, proxyHelp, def)
+	}
+	require.Equal(t, proxyHelp, help("proxy", "-help"))
+	require.Contains(t, help("check", "-h"), "Usage: audguard check")
+	require.Contains(t, help("demo", "-h"), "Usage: audguard demo")
+	require.Contains(t, help("-h"), "audguard proxy [flags]")
+
+	// Usage after a mistake goes to stderr with exit status 2.
+	cmd := exec.Command(binary, "demo", "extra")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var ee *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &ee)
+	require.Equal(t, 2, ee.ExitCode())
+	require.Empty(t, stdout.String())
+	require.Contains(t, stderr.String(), "takes no arguments")
 
 	code := exec.Command(binary, "frobnicate").Run()
-	var ee *exec.ExitError
 	require.ErrorAs(t, code, &ee)
 	require.Equal(t, 2, ee.ExitCode())
 }

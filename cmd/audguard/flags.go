@@ -55,13 +55,15 @@ func (c *csvFlag) Set(s string) error {
 }
 
 // durationFlag records whether it was set, so that an explicit 0s can be
-// told from the default.
+// told from the default. A positive flag refuses 0s too: for the JWKS
+// policy flags zero would silently mean "the library default".
 type durationFlag struct {
-	d   time.Duration
-	set bool
+	d        time.Duration
+	set      bool
+	positive bool
 }
 
-func (d *durationFlag) String() string { return d.d.String() }
+func (d *durationFlag) String() string { return formatDuration(d.d) }
 
 func (d *durationFlag) Set(s string) error {
 	v, err := time.ParseDuration(s)
@@ -71,31 +73,52 @@ func (d *durationFlag) Set(s string) error {
 	if v < 0 {
 		return fmt.Errorf("must not be negative")
 	}
+	if v == 0 && d.positive {
+		return fmt.Errorf("must be more than zero (examples: 30s, 5m, 24h)")
+	}
 	d.d, d.set = v, true
 	return nil
 }
 
+// formatDuration prints a duration the way people write it: 24h, 5m, 30s,
+// 1h30m rather than time.Duration's 24h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 // flagSet wraps flag.FlagSet with environment defaults and a help text
-// that lists every flag with its default and environment variable.
+// that lists every flag with its default and environment variable. Help
+// asked for (-h) goes to stdout; usage after a mistake goes to stderr.
 type flagSet struct {
 	*flag.FlagSet
 	synopsis string
 	about    string
+	stdout   io.Writer
 	stderr   io.Writer
 }
 
-func newFlagSet(name, synopsis, about string, stderr io.Writer) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, about: about, stderr: stderr}
+func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, about: about, stdout: stdout, stderr: stderr}
 	fs.SetOutput(stderr)
-	fs.Usage = fs.usage
+	fs.Usage = func() { fs.printUsage(fs.stderr) }
 	return fs
 }
 
-func (fs *flagSet) usage() {
-	w := fs.stderr
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each also read from the environment; a flag wins over its variable):\n", fs.synopsis, fs.about)
+func (fs *flagSet) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", fs.synopsis, fs.about)
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if len(names) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nFlags (each also read from the environment; a flag wins over its variable):\n")
 	sort.Strings(names)
 	for _, n := range names {
 		f := fs.Lookup(n)
@@ -138,11 +161,17 @@ func (fs *flagSet) parse(args []string, getenv func(string) string) error {
 		fmt.Fprintf(fs.stderr, "audguard %s: %v\n", fs.Name(), envErr)
 		return errUsage
 	}
-	if err := fs.Parse(args); err != nil {
+	usage := fs.Usage
+	fs.Usage = func() {} // printed below, to the right stream
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.printUsage(fs.stdout)
 			return flag.ErrHelp
 		}
-		return errUsage // the flag package has printed the problem and usage
+		fs.printUsage(fs.stderr) // after the problem the flag package printed
+		return errUsage
 	}
 	return nil
 }

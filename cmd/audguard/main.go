@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "demo":
 		err = runDemo(ctx, rest, stdout, stderr)
 	case "proxy":
-		err = runProxy(ctx, rest, getenv, stderr, nil)
+		err = runProxy(ctx, rest, getenv, stdout, stderr, nil)
 	case "check":
 		err = runCheck(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version", "-version", "--version":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,10 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,7 +53,10 @@ func (vf *verifyFlags) register(fs *flagSet, withJWKSPolicy bool) {
 	fs.Var(&vf.scopes, "scopes", "`scopes` every request needs, comma-separated")
 	fs.Var(&vf.audiences, "audience", "extra accepted aud `value`, compared byte for byte (repeatable)")
 	if withJWKSPolicy {
-		vf.cooldown.d = jwks.DefaultRefreshCooldown
+		// Zero would silently mean the jwks default (24h for max-stale):
+		// these three refuse it.
+		vf.cooldown.d, vf.cooldown.positive = jwks.DefaultRefreshCooldown, true
+		vf.fetchTimeout.positive, vf.maxStale.positive = true, true
 		fs.Var(&vf.cooldown, "jwks-refresh-cooldown", "minimum `duration` between JWKS refreshes caused by unknown key IDs")
 		vf.fetchTimeout.d = jwks.DefaultFetchTimeout
 		fs.Var(&vf.fetchTimeout, "jwks-fetch-timeout", "`duration` limit of one discovery or JWKS fetch")
@@ -105,6 +112,53 @@ func (vf *verifyFlags) config(logger *slog.Logger) (middleware.Config, error) {
 	return cfg, nil
 }
 
+// configField matches the start of a middleware.New or jwks.NewRemote
+// problem that names a Go field (Issuers[0], Leeway, ...), optionally
+// after the "jwks: " prefix.
+var configField = regexp.MustCompile(`^(?:jwks: )?(Issuers\[\d+\] JWKSURI|Issuers\[\d+\]|issuer|Issuer|JWKSURI|ScopesSupported|Scopes|Audiences|Algorithms|Resource|Typ|Leeway)(?:[ :]|$)`)
+
+// fieldFlags names the flag that sets each field.
+var fieldFlags = map[string]string{
+	"Issuers": "-issuer", "issuer": "-issuer", "Issuer": "-issuer", "JWKSURI": "-jwks-uri",
+	"ScopesSupported": "-scopes", "Scopes": "-scopes", "Audiences": "-audience",
+	"Algorithms": "-alg", "Resource": "-resource", "Typ": "-typ", "Leeway": "-leeway",
+}
+
+// configProblems turns an error of middleware.New into one line per
+// problem, in terms of the flags rather than the Go fields, without
+// repeating a line (-scopes feeds both Scopes and ScopesSupported).
+func configProblems(err error) []string {
+	msg := strings.TrimPrefix(err.Error(), "audguard: invalid configuration:")
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		for line != "" { // "issuer "x": jwks: Issuer "x": ..." names the flag twice
+			m := configField.FindStringSubmatchIndex(line)
+			if m == nil {
+				break
+			}
+			field := line[m[2]:m[3]]
+			key, _, _ := strings.Cut(field, "[")
+			if strings.HasSuffix(field, "JWKSURI") {
+				key = "JWKSURI"
+			}
+			rest := line[m[3]:] // starts with ' ', ':' or is empty
+			if next := strings.Index(rest, ": jwks: "); next >= 0 {
+				line = rest[next+2:] // keep the inner, more precise problem
+				continue
+			}
+			line = fieldFlags[key] + rest
+			break
+		}
+		if line != "" && !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // proxyFlags are the flags of audguard proxy.
 type proxyFlags struct {
 	verifyFlags
@@ -112,6 +166,7 @@ type proxyFlags struct {
 	upstream string
 	tlsCert  string
 	tlsKey   string
+	grace    durationFlag
 }
 
 const proxyAbout = `Guards an upstream HTTP server (an MCP server in any language, an API): every
@@ -121,13 +176,19 @@ X-Audguard-Subject, X-Audguard-Client-Id, X-Audguard-Scope and X-Audguard-Issuer
 set; client-sent X-Audguard-* headers are dropped. Responses, including
 server-sent events, stream through unbuffered.`
 
-func parseProxyFlags(args []string, getenv func(string) string, stderr io.Writer) (*proxyFlags, error) {
+// defaultShutdownGrace is how long in-flight requests may take to finish
+// after SIGINT or SIGTERM before the remaining connections are closed.
+const defaultShutdownGrace = 10 * time.Second
+
+func parseProxyFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (*proxyFlags, error) {
 	pf := &proxyFlags{}
-	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stderr)
+	fs := newFlagSet("proxy", "audguard proxy -resource URI -issuer URL -upstream URL [flags]", proxyAbout, stdout, stderr)
 	fs.StringVar(&pf.listen, "listen", ":8080", "`address` to serve plain HTTP on (TLS terminates in front, or use -tls-cert)")
 	fs.StringVar(&pf.upstream, "upstream", "", "`URL` of the protected server (required), e.g. http://127.0.0.1:3000")
 	fs.StringVar(&pf.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (with -tls-key)")
 	fs.StringVar(&pf.tlsKey, "tls-key", "", "private key `file` for -tls-cert")
+	pf.grace.d = defaultShutdownGrace
+	fs.Var(&pf.grace, "shutdown-grace", "on SIGINT or SIGTERM, how long in-flight requests may take to finish before open connections (streams) are closed (`duration`)")
 	pf.register(fs, true)
 	if err := fs.parse(args, getenv); err != nil {
 		return nil, err
@@ -145,9 +206,11 @@ type proxy struct {
 	rp     *httputil.ReverseProxy
 	meta   http.Handler
 	log    *slog.Logger
-	mdPath string
+	mdPath string // escaped as in the resource_metadata URL, then normalized (normalizeEscapes)
 	mdQry  string
 	hasQry bool
+	// inflight counts requests being answered, for the shutdown log.
+	inflight atomic.Int64
 }
 
 // newProxy validates everything and builds the handler. It performs no
@@ -162,17 +225,14 @@ func newProxy(pf *proxyFlags, logger *slog.Logger) (*proxy, error) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	if (pf.tlsCert == "") != (pf.tlsKey == "") {
-		problems = append(problems, "-tls-cert and -tls-key go together")
-	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "\n"))
 	}
 	v, err := middleware.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(strings.Join(configProblems(err), "\n"))
 	}
-	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: v.MetadataPath()}
+	p := &proxy{v: v, meta: v.MetadataHandler(), log: logger, mdPath: normalizeEscapes(v.MetadataPath())}
 	if u, err := url.Parse(v.MetadataURL()); err == nil {
 		p.mdQry, p.hasQry = u.RawQuery, u.ForceQuery || u.RawQuery != ""
 	}
@@ -211,7 +271,13 @@ const identityPrefix = "X-Audguard-"
 
 func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 	return func(pr *httputil.ProxyRequest) {
-		pr.SetURL(up) // path and query joined as NewSingleHostReverseProxy does
+		pr.SetURL(up) // path joined as NewSingleHostReverseProxy does
+		// ReverseProxy drops query parameters it cannot parse (a=1;b=2,
+		// %zz) before Rewrite runs; the contract is to forward the query
+		// unchanged, joined to the upstream's as NewSingleHostReverseProxy
+		// does. audguard never reads the query, so there is nothing for a
+		// parser disagreement to smuggle past.
+		pr.Out.URL.RawQuery = joinQuery(up.RawQuery, pr.In.URL.RawQuery)
 		pr.SetXForwarded()
 		h := pr.Out.Header
 		h.Del("Authorization") // no token passthrough (MCP security best practices)
@@ -236,6 +302,15 @@ func (p *proxy) rewrite(up *url.URL) func(*httputil.ProxyRequest) {
 	}
 }
 
+// joinQuery joins the upstream URL's query and the request's exactly as
+// httputil.NewSingleHostReverseProxy's director does.
+func joinQuery(target, req string) string {
+	if target == "" || req == "" {
+		return target + req
+	}
+	return target + "&" + req
+}
+
 // isIdentityHeader reports whether a client-sent header could be taken
 // for one of audguard's identity headers: any case, and with '_' for '-'
 // (CGI, WSGI and PHP map both to the same variable, so X_Audguard_Subject
@@ -256,16 +331,75 @@ func isIdentityHeader(name string) bool {
 	return true
 }
 
+// isMetadata compares escaped paths: the metadata path is the resource's
+// path as written, so a resource with %20 or %2F in its path has its
+// document at that escaped path, and /a/b is not /a%2Fb. EscapedPath keeps
+// the client's own escaping whenever it is valid; both sides are then
+// normalized as RFC 3986 §6.2.2 allows (hex digits in upper case,
+// unreserved characters decoded), so /%6Dcp is /mcp.
 func (p *proxy) isMetadata(r *http.Request) bool {
-	if r.URL.Path != p.mdPath {
+	ep := r.URL.EscapedPath()
+	if strings.IndexByte(ep, '%') >= 0 {
+		ep = normalizeEscapes(ep)
+	}
+	if ep != p.mdPath {
 		return false
 	}
 	return !p.hasQry || r.URL.RawQuery == p.mdQry
 }
 
+// normalizeEscapes applies RFC 3986 §6.2.2.1 and §6.2.2.2 to an escaped
+// path: percent-encodings of unreserved characters are decoded, the others
+// get upper-case hex digits. Encoded reserved characters (%2F) stay
+// encoded, so they never become delimiters.
+func normalizeEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(s[i])
+			continue
+		}
+		c := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteString(strings.ToUpper(s[i+1 : i+3]))
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
+
+// isUnreserved is RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
 // ServeHTTP routes by path only, whatever the Host: the metadata document
 // is public, everything else is verified and proxied.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
 	if p.isMetadata(r) {
 		p.meta.ServeHTTP(w, r)
 		return
@@ -300,31 +434,75 @@ func hasControl(s string) bool {
 	return false
 }
 
+// serveSettings checks the flags that only matter when serving (not in
+// the demo): the listen address and the TLS key pair, which is loaded now
+// so that a bad file is a start-up error rather than a failure of every
+// handshake.
+func serveSettings(pf *proxyFlags) (*tls.Config, []string) {
+	var problems []string
+	if host, port, err := net.SplitHostPort(pf.listen); err != nil {
+		problems = append(problems, fmt.Sprintf("-listen %q: not an address; use host:port or :port, e.g. :8080 or 127.0.0.1:8080", pf.listen))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		problems = append(problems, fmt.Sprintf("-listen %q: port %q must be a number from 0 to 65535", pf.listen, port))
+	} else if strings.ContainsAny(host, " /") {
+		problems = append(problems, fmt.Sprintf("-listen %q: host %q is not a host name or IP address", pf.listen, host))
+	}
+	switch {
+	case pf.tlsCert == "" && pf.tlsKey == "":
+		return nil, problems
+	case pf.tlsCert == "" || pf.tlsKey == "":
+		return nil, append(problems, "-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(pf.tlsCert, pf.tlsKey)
+	if err != nil {
+		return nil, append(problems, fmt.Sprintf("-tls-cert %q and -tls-key %q: cannot load the key pair: %v", pf.tlsCert, pf.tlsKey, err))
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, problems
+}
+
 // runProxy serves until ctx ends or SIGINT/SIGTERM, then shuts down
-// gracefully.
-func runProxy(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) error {
-	pf, err := parseProxyFlags(args, getenv, stderr)
+// gracefully: it stops accepting, lets in-flight requests finish within
+// -shutdown-grace, then closes what is still open (long-lived streams).
+func runProxy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(net.Addr)) error {
+	pf, err := parseProxyFlags(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(stderr)
+	tlsConfig, problems := serveSettings(pf)
 	p, err := newProxy(pf, logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "audguard proxy: invalid configuration:\n  %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "audguard: invalid configuration:\n  "), "\n", "\n  "))
+		problems = append(strings.Split(err.Error(), "\n"), problems...)
+	}
+	if len(problems) > 0 {
+		if p != nil {
+			p.v.Close()
+		}
+		fmt.Fprintf(stderr, "audguard proxy: invalid configuration:\n  %s\n", strings.Join(problems, "\n  "))
 		return errUsage
 	}
 	defer p.v.Close()
 
 	ln, err := net.Listen("tcp", pf.listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", pf.listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the address is already in use (is another server running there?)", pf.listen)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", pf.listen, err)
 	}
+	// Every request's context derives from base, so that at the end of
+	// the grace period proxied requests (streams, upgraded connections,
+	// which the server does not track) are ended too.
+	base, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConfig,
 		// No ReadTimeout/WriteTimeout: uploads and server-sent event
 		// streams may legitimately last long.
 	}
@@ -351,8 +529,8 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if pf.tlsCert != "" {
-			errc <- srv.ServeTLS(ln, pf.tlsCert, pf.tlsKey)
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the key pair loaded above; HTTP/2 enabled
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -362,11 +540,23 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
+	stop() // a second signal now terminates at once
+	logger.Info("shutting down: no new connections; waiting for in-flight requests",
+		slog.Int64("in_flight", p.inflight.Load()),
+		slog.String("grace", formatDuration(pf.grace.d)))
+	sctx, scancel := context.WithTimeout(context.Background(), pf.grace.d)
+	err = srv.Shutdown(sctx)
+	scancel()
+	if err != nil {
+		// The grace period is over: end what is still open.
+		open := p.inflight.Load()
+		endRequests()
+		_ = srv.Close()
+		logger.Warn("shutdown: grace period over; closed the connections still open",
+			slog.Int64("closed_requests", open),
+			slog.String("grace", formatDuration(pf.grace.d)))
+	} else {
+		logger.Info("shutdown complete: every in-flight request finished")
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
