@@ -492,6 +492,25 @@ func TestProxyStartupRefusals(t *testing.T) {
 	}
 }
 
+// TestProxyServesWhileIssuerHangs: an issuer that does not answer does not
+// delay start-up; the metadata document is served at once and tokens are
+// refused (fail closed) until keys arrive.
+func TestProxyServesWhileIssuerHangs(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	iss.SetDiscoveryHandler(audtest.Hang(30 * time.Second))
+	up := newUpstream(t)
+	const resource = "https://api.example.com"
+	start := time.Now()
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL,
+		"-allow-http-loopback", "-jwks-fetch-timeout", "2s")
+	require.Less(t, time.Since(start), 2*time.Second, "listening before the key fetch times out")
+	resp, _ := get(t, p.addr+"/.well-known/oauth-protected-resource", nil)
+	require.Equal(t, 200, resp.StatusCode)
+	resp, _ = get(t, p.addr+"/x", bearer(iss.AccessToken(resource)))
+	require.Equal(t, 401, resp.StatusCode)
+	require.Nil(t, up.lastRequest())
+}
+
 func TestProxyStartsWithoutKeysAndFailsClosed(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	iss.SetDiscoveryHandler(audtest.Status(http.StatusServiceUnavailable))

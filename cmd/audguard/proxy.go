@@ -510,14 +510,20 @@ func runProxy(ctx context.Context, args []string, getenv func(string) string, st
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Warm the key cache; failure is reported, not fatal: requests are
-	// refused (fail closed) until keys arrive.
-	warm, cancel := context.WithTimeout(ctx, pf.fetchTimeout.d+time.Second)
-	if err := p.v.Refresh(warm); err != nil {
-		logger.Warn("signing keys not available at start-up; every request is refused until they are",
-			slog.String("error", err.Error()))
-	}
-	cancel()
+	// Warm the key cache while already serving, so that an unreachable
+	// issuer does not delay start-up; requests arriving meanwhile share
+	// the same fetch. Failure is reported, not fatal: requests are refused
+	// (fail closed) until keys arrive.
+	warm, cancelWarm := context.WithTimeout(ctx, pf.fetchTimeout.d+time.Second)
+	warmed := make(chan struct{})
+	defer func() { cancelWarm(); <-warmed }()
+	go func() {
+		defer close(warmed)
+		if err := p.v.Refresh(warm); err != nil && ctx.Err() == nil {
+			logger.Warn("signing keys not available at start-up; every request is refused until they are",
+				slog.String("error", err.Error()))
+		}
+	}()
 
 	logger.Info("audguard proxy listening",
 		slog.String("listen", ln.Addr().String()),
