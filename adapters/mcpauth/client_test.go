@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,28 +20,65 @@ import (
 )
 
 // bearer adds an Authorization header to every request of the SDK client.
-type bearer struct{ token string }
+// Its token can be swapped between calls, as a client does when it
+// refreshes or steps up its token, and it records the refusals it sees.
+type bearer struct {
+	mu      sync.Mutex
+	token   string
+	refused []*http.Response
+}
 
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+func (b *bearer) set(token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.token = token
+}
+
+// refusals returns the responses with status >= 400 seen so far.
+func (b *bearer) refusals() []*http.Response {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*http.Response(nil), b.refused...)
+}
+
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	token := b.token
+	b.mu.Unlock()
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
+	r.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 400 {
+		b.mu.Lock()
+		b.refused = append(b.refused, resp)
+		b.mu.Unlock()
+	}
+	return resp, err
 }
 
 // connect connects the SDK's own client to endpoint with token.
 func connect(t *testing.T, endpoint, token string) (*mcp.ClientSession, error) {
 	t.Helper()
+	cs, _, err := connectSwappable(t, endpoint, token)
+	return cs, err
+}
+
+// connectSwappable is connect, also returning the client's transport so
+// that the test can swap the token.
+func connectSwappable(t *testing.T, endpoint, token string) (*mcp.ClientSession, *bearer, error) {
+	t.Helper()
+	b := &bearer{token: token}
 	client := mcp.NewClient(&mcp.Implementation{Name: "audguard-test-client", Version: "v0"}, nil)
 	transport := &mcp.StreamableClientTransport{
 		Endpoint:   endpoint,
-		HTTPClient: &http.Client{Transport: bearer{token: token}},
+		HTTPClient: &http.Client{Transport: b},
 		MaxRetries: -1,
 	}
 	cs, err := client.Connect(t.Context(), transport, nil)
 	if err == nil {
 		t.Cleanup(func() { _ = cs.Close() })
 	}
-	return cs, err
+	return cs, b, err
 }
 
 func callIdentity(t *testing.T, cs *mcp.ClientSession) identity {
@@ -67,11 +105,55 @@ func TestSDKClient(t *testing.T) {
 	id := callIdentity(t, cs)
 
 	require.Equal(t, transporttest.Subject, id.Subject)
-	require.Equal(t, transporttest.Subject, id.ContextSubject)
+	require.False(t, id.ContextClaims, "claims come from req.Extra.TokenInfo, never from the session's context")
 	require.Equal(t, url.Values{"iss": {env.Issuer.URL()}, "sub": {transporttest.Subject}}.Encode(), id.UserID)
 	require.Equal(t, []string{transporttest.Scope, "files:write"}, id.Scopes)
 	require.WithinDuration(t, time.Now().Add(5*time.Minute), id.Expiration, time.Minute)
 	require.Equal(t, "Bearer audguard-verified", id.Authorization, "tools never see the caller's token")
+}
+
+// TestToolSeesCurrentToken: the SDK keeps the context of the request that
+// created a session for every later request of it, so claims stored in that
+// context would be the initialize request's. A client that swaps its token
+// within one session (same subject, other scopes) must have its tools see
+// the claims of the current request, through req.Extra.TokenInfo, and never
+// the stale ones through the context.
+func TestToolSeesCurrentToken(t *testing.T) {
+	tests := []struct {
+		name string
+		opts *mcp.StreamableHTTPOptions
+	}{
+		{name: "stateful", opts: nil},
+		{name: "stateful JSON responses", opts: &mcp.StreamableHTTPOptions{JSONResponse: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := transporttest.New(t)
+			base := serve(t, env.Verifier, tt.opts, transporttest.Scope)
+
+			first := env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope)
+			cs, b, err := connectSwappable(t, base+"/files", first)
+			require.NoError(t, err)
+			id := callIdentity(t, cs)
+			require.Equal(t, transporttest.Scope, id.ClaimsScope)
+			require.Equal(t, []string{transporttest.Scope}, id.Scopes)
+			require.False(t, id.ContextClaims)
+
+			b.set(env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write"))
+			for range 2 {
+				id = callIdentity(t, cs)
+				require.Equal(t, transporttest.Subject, id.Subject)
+				require.Equal(t, transporttest.Scope+" files:write", id.ClaimsScope, "claims of the current token")
+				require.Equal(t, []string{transporttest.Scope, "files:write"}, id.Scopes)
+				require.False(t, id.ContextClaims, "no stale claims in the context")
+			}
+
+			b.set(first)
+			id = callIdentity(t, cs)
+			require.Equal(t, transporttest.Scope, id.ClaimsScope, "a narrower token again: its own claims")
+			require.Empty(t, b.refusals())
+		})
+	}
 }
 
 // TestSDKClientRefused: the SDK client with a token for another resource

@@ -35,9 +35,20 @@ func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) 
 // Middleware returns net/http middleware that admits only requests with
 // a valid token for v's resource covering Config.Scopes and scopes, and
 // answers every other request with v's response (status, Bearer
-// challenge, JSON body). An admitted request carries the claims
-// ([middleware.ClaimsFromContext]) and, through the SDK's
-// auth.RequireBearerToken, the SDK's TokenInfo ([TokenInfo]).
+// challenge, JSON body).
+//
+// An admitted request reaches next through the SDK's
+// auth.RequireBearerToken with the token's TokenInfo ([TokenInfo]), which
+// the SDK hands to tools as req.Extra.TokenInfo and uses to bind sessions
+// to TokenInfo.UserID. Tools read the claims with
+// [Claims](req.Extra.TokenInfo), the claims of the request being served.
+// The middleware does not store claims for [middleware.ClaimsFromContext]:
+// the SDK runs every request of a session with the context of the request
+// that created it, so claims there would be the first request's, with its
+// scopes, after the client has changed its token. For the same reason do
+// not use auth.TokenInfoFromContext in a tool; an HTTP handler between
+// this middleware and the SDK may, since its request context is the
+// current request's.
 //
 // The MCP handler, and so every tool, sees "Bearer audguard-verified" in
 // the Authorization header instead of the caller's token, so no tool can
@@ -66,14 +77,14 @@ func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) htt
 		}
 		sdk := auth.RequireBearerToken(verified, sdkOpts)(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			claims, err := v.Authenticate(ctx, r.Header.Values("Authorization"), scopes...)
+			claims, err := v.Authenticate(r.Context(), r.Header.Values("Authorization"), scopes...)
 			if err != nil {
 				v.ErrorResponse(err, scopes...).Write(w)
 				return
 			}
-			ctx = middleware.ContextWithClaims(ctx, claims)
-			ctx = context.WithValue(ctx, tokenInfoKey{}, TokenInfo(claims))
+			// Only the SDK's verifier reads this value; the SDK then
+			// stores the TokenInfo for itself and its tools.
+			ctx := context.WithValue(r.Context(), tokenInfoKey{}, TokenInfo(claims))
 			// The SDK and its tools see a placeholder, never the token.
 			sdk.ServeHTTP(w, route.Redact(r.WithContext(ctx)))
 		})

@@ -25,12 +25,13 @@ func TestMain(m *testing.M) {
 
 // identity is what the whoami tool reports about the caller.
 type identity struct {
-	Subject        string    `json:"subject"`         // from mcpauth.Claims(req.Extra.TokenInfo)
-	UserID         string    `json:"user_id"`         // TokenInfo.UserID
-	Scopes         []string  `json:"scopes"`          // TokenInfo.Scopes
-	Expiration     time.Time `json:"expiration"`      // TokenInfo.Expiration
-	ContextSubject string    `json:"context_subject"` // from middleware.ClaimsFromContext(ctx)
-	Authorization  string    `json:"authorization"`   // what the tool can read of the header
+	Subject       string    `json:"subject"`        // from mcpauth.Claims(req.Extra.TokenInfo)
+	ClaimsScope   string    `json:"claims_scope"`   // from mcpauth.Claims(req.Extra.TokenInfo)
+	UserID        string    `json:"user_id"`        // TokenInfo.UserID
+	Scopes        []string  `json:"scopes"`         // TokenInfo.Scopes
+	Expiration    time.Time `json:"expiration"`     // TokenInfo.Expiration
+	ContextClaims bool      `json:"context_claims"` // middleware.ClaimsFromContext(ctx) found claims
+	Authorization string    `json:"authorization"`  // what the tool can read of the header
 }
 
 func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, identity, error) {
@@ -41,11 +42,9 @@ func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.Cal
 	ti := req.Extra.TokenInfo
 	id.UserID, id.Scopes, id.Expiration = ti.UserID, ti.Scopes, ti.Expiration
 	if c, ok := mcpauth.Claims(ti); ok {
-		id.Subject = c.Subject
+		id.Subject, id.ClaimsScope = c.Subject, c.Scope
 	}
-	if c, ok := middleware.ClaimsFromContext(ctx); ok {
-		id.ContextSubject = c.Subject
-	}
+	_, id.ContextClaims = middleware.ClaimsFromContext(ctx)
 	id.Authorization = req.Extra.Header.Get("Authorization")
 	return nil, id, nil
 }
