@@ -253,6 +253,9 @@ func TestTokenInfo(t *testing.T) {
 	require.True(t, ok)
 	require.Same(t, c, got)
 
+	anonymous := mcpauth.UserID(&middleware.Claims{Issuer: "https://as.example.com"})
+	require.Equal(t, "iss=https%3A%2F%2Fas.example.com&sub=", anonymous, "never empty, which would turn the SDK's binding off")
+
 	_, ok = mcpauth.Claims(nil)
 	require.False(t, ok)
 	_, ok = mcpauth.Claims(&auth.TokenInfo{})
@@ -303,4 +306,36 @@ func TestInvalidScopesFailClosed(t *testing.T) {
 	resp, _ := callWhoami(t, base+"/files", []string{"Bearer " + env.Issuer.AccessToken(transporttest.Resource, "offline_access")})
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	require.Empty(t, resp.Header.Get("WWW-Authenticate"))
+}
+
+// TestAnonymousTokenRefused: a token naming neither subject nor client
+// cannot be told from another such token, so the SDK could not bind a
+// session to it; it is refused with 401 invalid_token. A client token
+// (client_id, no sub) is accepted and bound to its client.
+func TestAnonymousTokenRefused(t *testing.T) {
+	env := transporttest.New(t)
+	base := serve(t, env.Verifier, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+	claims := func(drop ...string) string {
+		c := env.Issuer.Claims(transporttest.Resource)
+		c["client_id"] = "app-1"
+		for _, k := range drop {
+			delete(c, k)
+		}
+		return "Bearer " + env.Issuer.MustSign(audtest.Token{Claims: c})
+	}
+
+	resp, body := callWhoami(t, base+"/files", []string{claims("sub", "client_id")})
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, env.Verifier.ErrorResponse(middleware.ErrClaims).Challenge, resp.Header.Get("WWW-Authenticate"))
+	require.JSONEq(t, `{"error":"invalid_token","error_description":"The access token claims are not accepted"}`, string(body))
+
+	resp, body = callWhoami(t, base+"/files", []string{claims("sub")})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var rpc struct {
+		Result struct {
+			StructuredContent identity `json:"structuredContent"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal(body, &rpc))
+	require.Equal(t, url.Values{"iss": {env.Issuer.URL()}, "client_id": {"app-1"}}.Encode(), rpc.Result.StructuredContent.UserID)
 }

@@ -10,7 +10,8 @@
 // the TokenInfo in a tool's request (req.Extra.TokenInfo) and the SDK's
 // binding of sessions to TokenInfo.UserID keep working. TokenInfo.UserID is the issuer-qualified
 // subject ([UserID]), so equal subjects of two issuers never share a
-// session.
+// session; a token that names neither subject nor client is refused, since
+// sessions could not be bound to it.
 //
 // Quick start:
 //

@@ -2,6 +2,7 @@ package mcpauth
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -36,6 +37,12 @@ func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) 
 // a valid token for v's resource covering Config.Scopes and scopes, and
 // answers every other request with v's response (status, Bearer
 // challenge, JSON body).
+//
+// The token must name its subject ("sub") or its client ("client_id"): a
+// token with neither cannot be told from another such token of its
+// issuer, so the SDK could not bind sessions to it ([UserID]). It is
+// refused with 401 invalid_token ("claims not accepted"). Tokens that
+// follow RFC 9068 carry both.
 //
 // An admitted request reaches next through the SDK's
 // auth.RequireBearerToken with the token's TokenInfo ([TokenInfo]), which
@@ -78,6 +85,9 @@ func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) htt
 		sdk := auth.RequireBearerToken(verified, sdkOpts)(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, err := v.Authenticate(r.Context(), r.Header.Values("Authorization"), scopes...)
+			if err == nil && claims.Subject == "" && claims.ClientID == "" {
+				err = errAnonymous
+			}
 			if err != nil {
 				v.ErrorResponse(err, scopes...).Write(w)
 				return
@@ -90,6 +100,9 @@ func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) htt
 		})
 	}
 }
+
+// errAnonymous refuses a token that names neither subject nor client.
+var errAnonymous = fmt.Errorf("%w: neither sub nor client_id, so sessions cannot be bound to it", middleware.ErrClaims)
 
 // verified is the auth.TokenVerifier handed to the SDK: it returns the
 // TokenInfo of the token Middleware has just verified. Without one (which
@@ -131,6 +144,12 @@ func Claims(ti *auth.TokenInfo) (*middleware.Claims, bool) {
 // ("client_id=...&iss=...") for a token without "sub"; percent-encoding
 // makes it unambiguous whatever characters the values hold. Treat it as
 // opaque.
+//
+// A token with neither "sub" nor "client_id" identifies nobody: all such
+// tokens of one issuer get the same UserID ("iss=...&sub="), never the
+// empty string (which would turn the SDK's session binding off).
+// [Middleware] refuses such tokens, so no session is bound to that shared
+// ID.
 func UserID(c *middleware.Claims) string {
 	if c.Subject == "" && c.ClientID != "" {
 		return url.Values{"iss": {c.Issuer}, "client_id": {c.ClientID}}.Encode()
