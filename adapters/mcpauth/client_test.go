@@ -1,9 +1,12 @@
 package mcpauth_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/audguard/audguard/adapters/mcpauth"
 	"github.com/audguard/audguard/audtest"
@@ -306,6 +310,146 @@ func TestInvalidScopesFailClosed(t *testing.T) {
 	resp, _ := callWhoami(t, base+"/files", []string{"Bearer " + env.Issuer.AccessToken(transporttest.Resource, "offline_access")})
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	require.Empty(t, resp.Header.Get("WWW-Authenticate"))
+}
+
+// stepUp is an auth.OAuthHandler that plays the client's part of MCP
+// step-up authorization: on 403 insufficient_scope it gets a token with
+// the scopes of the challenge from the test issuer, and the SDK's client
+// retries the request with it. It records the challenges it was given.
+type stepUp struct {
+	iss *audtest.Issuer
+
+	mu         sync.Mutex
+	token      string
+	challenges []string
+}
+
+func (s *stepUp) TokenSource(context.Context) (oauth2.TokenSource, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.token, TokenType: "Bearer"}), nil
+}
+
+func (s *stepUp) Authorize(_ context.Context, _ *http.Request, resp *http.Response) error {
+	defer func() { _ = resp.Body.Close() }()
+	challenge := resp.Header.Get("WWW-Authenticate")
+	params, err := transporttest.ParseChallenge(challenge)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.challenges = append(s.challenges, challenge)
+	if resp.StatusCode != http.StatusForbidden || params["error"] != "insufficient_scope" {
+		return errors.New("not a step-up challenge")
+	}
+	s.token = s.iss.AccessToken(transporttest.Resource, strings.Fields(params["scope"])...)
+	return nil
+}
+
+func (s *stepUp) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.challenges)
+}
+
+// TestToolScopes (MCP 2026-07-28 §11.1.1): a tool that requires a scope
+// beyond the endpoint's is refused to a token without it with 403
+// insufficient_scope listing every scope the call needs, before the SDK
+// sees the call. The SDK's client steps up: its OAuthHandler gets a token
+// with the challenged scopes, the call is retried in the same session,
+// and the tool runs and sees the new token's claims.
+func TestToolScopes(t *testing.T) {
+	env := transporttest.New(t)
+	base := serveWith(t, env.Verifier, nil, mcpauth.Options{
+		Scopes:     []string{transporttest.Scope},
+		ToolScopes: map[string][]string{"write": {"files:write"}},
+	})
+
+	handler := &stepUp{iss: env.Issuer, token: env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope)}
+	client := mcp.NewClient(&mcp.Implementation{Name: "audguard-test-client", Version: "v0"}, nil)
+	cs, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{
+		Endpoint:     base + "/files",
+		OAuthHandler: handler,
+		MaxRetries:   -1,
+	}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cs.Close() })
+	require.Equal(t, transporttest.Scope, callIdentity(t, cs).ClaimsScope, "tools without a requirement run")
+	require.Empty(t, handler.seen())
+
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "write", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.False(t, res.IsError)
+	raw, err := json.Marshal(res.StructuredContent)
+	require.NoError(t, err)
+	var id identity
+	require.NoError(t, json.Unmarshal(raw, &id))
+	require.Equal(t, transporttest.Scope+" files:write", id.ClaimsScope, "the tool ran with the stepped-up token")
+
+	seen := handler.seen()
+	require.Len(t, seen, 1, "one challenge with every scope the call needs")
+	want := env.Verifier.ErrorResponse(&middleware.ScopeError{Required: []string{transporttest.Scope, "files:write"}, Missing: []string{"files:write"}}, transporttest.Scope, "files:write")
+	require.Equal(t, want.Challenge, seen[0])
+	params, err := transporttest.ParseChallenge(seen[0])
+	require.NoError(t, err)
+	require.Equal(t, "insufficient_scope", params["error"])
+	require.Equal(t, transporttest.Scope+" files:write", params["scope"])
+	require.Equal(t, env.Verifier.MetadataURL(), params["resource_metadata"])
+}
+
+// TestToolScopesStateless: the same check on a stateless server, with a
+// plain HTTP client: 403 and the challenge without the scope, the tool's
+// answer with it; other tools need only the endpoint's scopes.
+func TestToolScopesStateless(t *testing.T) {
+	env := transporttest.New(t)
+	base := serveWith(t, env.Verifier, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}, mcpauth.Options{
+		Scopes:     []string{transporttest.Scope},
+		ToolScopes: map[string][]string{"write": {"files:write", "files:audit"}},
+	})
+	narrow := "Bearer " + env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write")
+	wide := "Bearer " + env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write", "files:audit")
+	tests := []struct {
+		name       string
+		tool       string
+		token      string
+		wantStatus int
+	}{
+		{name: "tool without a requirement", tool: "whoami", token: narrow, wantStatus: http.StatusOK},
+		{name: "tool scope missing", tool: "write", token: narrow, wantStatus: http.StatusForbidden},
+		{name: "tool scopes granted", tool: "write", token: wide, wantStatus: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := callTool(t, base+"/files", tt.tool, []string{tt.token})
+			require.Equal(t, tt.wantStatus, resp.StatusCode, "%s", body)
+			if tt.wantStatus == http.StatusForbidden {
+				params, err := transporttest.ParseChallenge(resp.Header.Get("WWW-Authenticate"))
+				require.NoError(t, err)
+				require.Equal(t, "insufficient_scope", params["error"])
+				require.Equal(t, transporttest.Scope+" files:write files:audit", params["scope"], "all of them, in one challenge")
+				require.JSONEq(t, `{"error":"insufficient_scope","error_description":"The access token lacks a scope this operation requires"}`, string(body))
+			}
+		})
+	}
+}
+
+// TestToolScopesFailClosed: an invalid tool scope refuses every request
+// with 500; a body over MaxBodyBytes is refused with 413 rather than
+// passed on unchecked.
+func TestToolScopesFailClosed(t *testing.T) {
+	env := transporttest.New(t)
+	token := []string{"Bearer " + env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write")}
+	stateless := &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}
+
+	base := serveWith(t, env.Verifier, stateless, mcpauth.Options{ToolScopes: map[string][]string{"write": {"files:write"}, "admin": {"offline_access"}}})
+	resp, _ := callTool(t, base+"/files", "whoami", token)
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("WWW-Authenticate"))
+
+	base = serveWith(t, env.Verifier, stateless, mcpauth.Options{ToolScopes: map[string][]string{"write": {"files:write"}}, MaxBodyBytes: 64})
+	resp, _ = callTool(t, base+"/files", "whoami", token)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 }
 
 // TestAnonymousTokenRefused: a token naming neither subject nor client
