@@ -50,11 +50,17 @@ func serve(t *testing.T, v *middleware.Verifier, scopes ...string) string {
 // serveWith is serve with options for mcp-go's streamable HTTP server.
 func serveWith(t *testing.T, v *middleware.Verifier, opts []server.StreamableHTTPOption, scopes ...string) string {
 	t.Helper()
+	return serveOptions(t, v, opts, mcpgo.Options{Scopes: scopes})
+}
+
+// serveOptions is serveWith with mcpgo.HandlerWithOptions.
+func serveOptions(t *testing.T, v *middleware.Verifier, opts []server.StreamableHTTPOption, o mcpgo.Options) string {
+	t.Helper()
 	s := server.NewMCPServer("audguard-test", "v0", server.WithToolCapabilities(false))
 	s.AddTool(mcp.NewTool("whoami"), whoami)
 	s.AddTool(mcp.NewTool("scope"), scope)
 	h := server.NewStreamableHTTPServer(s, append([]server.StreamableHTTPOption{server.WithHTTPContextFunc(mcpgo.ContextFunc)}, opts...)...)
-	srv := httptest.NewServer(mcpgo.Handler(v, h, scopes...))
+	srv := httptest.NewServer(mcpgo.HandlerWithOptions(v, h, o))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -203,6 +209,66 @@ func TestToolSeesCurrentToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestToolScopes (MCP 2026-07-28 §11.1.1): mcp-go's own client calling a
+// tool that needs a scope beyond the endpoint's gets 403
+// insufficient_scope listing every scope the call requires; with a token
+// that has it, the same client runs the tool.
+func TestToolScopes(t *testing.T) {
+	env := transporttest.New(t)
+	base := serveOptions(t, env.Verifier, nil, mcpgo.Options{
+		Scopes:     []string{transporttest.Scope},
+		ToolScopes: map[string][]string{"scope": {"files:write"}},
+	})
+	rec := &recorder{}
+	rec.setAuthorization("Bearer " + env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope))
+	c, err := client.NewStreamableHttpClient(base+"/files", transport.WithHTTPBasicClient(&http.Client{Transport: rec}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.Start(t.Context()))
+	_, err = c.Initialize(t.Context(), mcp.InitializeRequest{})
+	require.NoError(t, err)
+	res, err := c.CallTool(t.Context(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "whoami"}})
+	require.NoError(t, err, "tools without a requirement run")
+	require.False(t, res.IsError)
+
+	_, err = c.CallTool(t.Context(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "scope"}})
+	require.Error(t, err)
+	rec.mu.Lock()
+	status, challenge := rec.status, rec.challenge
+	rec.mu.Unlock()
+	require.Equal(t, http.StatusForbidden, status)
+	require.Len(t, challenge, 1)
+	want := env.Verifier.ErrorResponse(&middleware.ScopeError{Required: []string{transporttest.Scope, "files:write"}}, transporttest.Scope, "files:write")
+	require.Equal(t, want.Challenge, challenge[0])
+	params, err := transporttest.ParseChallenge(challenge[0])
+	require.NoError(t, err)
+	require.Equal(t, "insufficient_scope", params["error"])
+	require.Equal(t, transporttest.Scope+" files:write", params["scope"], "every scope the call requires")
+
+	rec.setAuthorization("Bearer " + env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope, "files:write"))
+	res, err = c.CallTool(t.Context(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "scope"}})
+	require.NoError(t, err)
+	require.False(t, res.IsError, "tool error: %v", res.Content)
+	require.Equal(t, mcp.TextContent{Type: "text", Text: transporttest.Scope + " files:write"}, res.Content[0])
+}
+
+// TestToolScopesInvalid: an invalid tool scope refuses every request to
+// the MCP endpoint with 500; the metadata stays public.
+func TestToolScopesInvalid(t *testing.T) {
+	env := transporttest.New(t)
+	h := mcpgo.HandlerWithOptions(env.Verifier, http.NotFoundHandler(), mcpgo.Options{ToolScopes: map[string][]string{"scope": {"offline_access"}}})
+	req := httptest.NewRequest(http.MethodPost, transporttest.Resource, nil)
+	req.Header.Set("Authorization", "Bearer "+env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.Empty(t, rec.Header().Get("WWW-Authenticate"))
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, env.Verifier.MetadataURL(), nil))
+	require.Equal(t, http.StatusOK, rec.Code)
 }
 
 func TestContextFunc(t *testing.T) {
