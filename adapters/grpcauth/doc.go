@@ -36,8 +36,23 @@
 // handler's context for unary calls and from the stream's Context() for
 // streaming calls.
 //
+// Every method is protected unless exempted: [ExemptMethods] (full method
+// names) and [ExemptFunc] (a predicate) let calls such as health checks
+// and reflection through without a token and without claims. A method
+// with [MethodScopes] is never exempt.
+//
+//	public := grpcauth.ExemptMethods(
+//		grpc_health_v1.Health_Check_FullMethodName,
+//		grpc_health_v1.Health_List_FullMethodName,
+//		grpc_health_v1.Health_Watch_FullMethodName,
+//	)
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(grpcauth.UnaryServerInterceptor(v, scopes, public)),
+//		grpc.ChainStreamInterceptor(grpcauth.StreamServerInterceptor(v, scopes, public)),
+//	)
+//
 // With grpc-ecosystem/go-grpc-middleware, pass [AuthFunc] to its auth
-// interceptors (and skip health checks with its selector package); this
+// interceptors (it honours the same options, exemptions included); this
 // package does not depend on it:
 //
 //	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(grpcauth.AuthFunc(v, scopes))))

@@ -1,7 +1,9 @@
 // Module grpcauth: audguard for gRPC servers. A nested module so that core
 // users never download gRPC. The replace makes development and CI build
 // against the core in this repository; consumers of a tagged release ignore
-// it. The go directive follows google.golang.org/grpc's.
+// it. The go directive is 1.26.0 because golang.org/x/net v0.62.0, the
+// vulnerability-fix release reached through gRPC (see CHANGELOG.md),
+// requires it; gRPC itself needs only go 1.25.
 module github.com/audguard/audguard/adapters/grpcauth
 
 go 1.26.0

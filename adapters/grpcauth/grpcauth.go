@@ -29,8 +29,10 @@ const misconfiguredMessage = "The authorization requirement of this method is mi
 type Option func(*options)
 
 type options struct {
-	methodScopes map[string][]string
-	invalid      map[string]bool
+	methodScopes  map[string][]string
+	invalid       map[string]bool
+	exemptMethods map[string]bool
+	exemptFuncs   []func(fullMethod string) bool
 }
 
 // MethodScopes requires scopes per method, in addition to Config.Scopes.
@@ -51,6 +53,71 @@ func MethodScopes(scopes map[string][]string) Option {
 			o.methodScopes[method] = append([]string(nil), s...)
 		}
 	}
+}
+
+// ExemptMethods exempts methods from authentication: calls of them pass
+// through the interceptors and [AuthFunc] without their credentials being
+// read, and their handlers find no claims in the context. Use it for
+// health checks and reflection, which clients and load balancers call
+// without a token:
+//
+//	grpcauth.ExemptMethods(
+//		grpc_health_v1.Health_Check_FullMethodName,
+//		grpc_health_v1.Health_List_FullMethodName,
+//		grpc_health_v1.Health_Watch_FullMethodName,
+//	)
+//
+// Names are full method names as gRPC reports them
+// ("/package.Service/Method"), compared exactly. Every method not exempt
+// stays protected, and a method listed in [MethodScopes] is never exempt:
+// a contradictory configuration fails closed.
+func ExemptMethods(fullMethods ...string) Option {
+	return func(o *options) {
+		if o.exemptMethods == nil {
+			o.exemptMethods = make(map[string]bool, len(fullMethods))
+		}
+		for _, m := range fullMethods {
+			o.exemptMethods[m] = true
+		}
+	}
+}
+
+// ExemptFunc exempts from authentication, as [ExemptMethods] does, every
+// method whose full name exempt reports true for, such as all methods of
+// a service:
+//
+//	grpcauth.ExemptFunc(func(fullMethod string) bool {
+//		return strings.HasPrefix(fullMethod, "/grpc.reflection.v1.ServerReflection/")
+//	})
+//
+// exempt must be safe for concurrent use. Methods listed in
+// [MethodScopes], and calls whose method is unknown ([AuthFunc] outside a
+// gRPC server), are never exempt.
+func ExemptFunc(exempt func(fullMethod string) bool) Option {
+	return func(o *options) {
+		if exempt != nil {
+			o.exemptFuncs = append(o.exemptFuncs, exempt)
+		}
+	}
+}
+
+// exempt reports whether calls of fullMethod skip authentication.
+func (o *options) exempt(fullMethod string) bool {
+	if fullMethod == "" {
+		return false
+	}
+	if _, scoped := o.methodScopes[fullMethod]; scoped {
+		return false
+	}
+	if o.exemptMethods[fullMethod] {
+		return true
+	}
+	for _, f := range o.exemptFuncs {
+		if f(fullMethod) {
+			return true
+		}
+	}
+	return false
 }
 
 // authenticator is the shared core of the interceptors and AuthFunc.
@@ -77,10 +144,14 @@ func newAuthenticator(v *middleware.Verifier, opts []Option) *authenticator {
 
 // authenticate verifies the credentials of the call to fullMethod carried
 // by ctx's incoming metadata. setHeader sends the challenge of a refusal.
-// It returns ctx with the claims, or a status error.
+// It returns ctx with the claims, or a status error; for an exempt method,
+// ctx as it is.
 func (a *authenticator) authenticate(ctx context.Context, fullMethod string, setHeader func(metadata.MD) error) (context.Context, error) {
 	if a.opts.invalid[fullMethod] {
 		return nil, status.Error(codes.Internal, misconfiguredMessage)
+	}
+	if a.opts.exempt(fullMethod) {
+		return ctx, nil
 	}
 	scopes := a.opts.methodScopes[fullMethod]
 	md, _ := metadata.FromIncomingContext(ctx)
@@ -116,7 +187,8 @@ func statusOf(resp middleware.ErrorResponse) *status.Status {
 // with a valid token for v's resource covering Config.Scopes and the
 // method's [MethodScopes]. The handler's context carries the claims
 // ([middleware.ClaimsFromContext]); a refused call never reaches the
-// handler.
+// handler. Methods exempted with [ExemptMethods] or [ExemptFunc] pass
+// without authentication; every other method is protected.
 func UnaryServerInterceptor(v *middleware.Verifier, opts ...Option) grpc.UnaryServerInterceptor {
 	a := newAuthenticator(v, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -154,8 +226,9 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // AuthFunc returns the check of [UnaryServerInterceptor] as a function
 // assignable to go-grpc-middleware v2's auth.AuthFunc (its result type is
 // unnamed, so this package does not import go-grpc-middleware). It reads
-// the method name from ctx (grpc.Method) for [MethodScopes], returns ctx
-// with the claims, or a status error and sends the challenge header.
+// the method name from ctx (grpc.Method) for [MethodScopes] and the
+// exemptions, returns ctx with the claims (ctx as it is for an exempt
+// method), or a status error and sends the challenge header.
 func AuthFunc(v *middleware.Verifier, opts ...Option) func(ctx context.Context) (context.Context, error) {
 	a := newAuthenticator(v, opts)
 	return func(ctx context.Context) (context.Context, error) {

@@ -84,9 +84,19 @@ func watch(_ any, stream grpc.ServerStream) error {
 // connection; both are stopped when t ends.
 func serve(t *testing.T, opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
+	return serveServices(t, nil, opts...)
+}
+
+// serveServices is serve with register called to register more services
+// than the test service.
+func serveServices(t *testing.T, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(opts...)
 	srv.RegisterService(&filesService, struct{}{})
+	if register != nil {
+		register(srv)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",

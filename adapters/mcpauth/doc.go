@@ -7,11 +7,11 @@
 //
 // After audguard accepts a request, the request goes through the SDK's own
 // auth.RequireBearerToken with the already verified token information, so
-// auth.TokenInfoFromContext, the TokenInfo in a tool's request
-// (req.Extra.TokenInfo) and the SDK's binding of sessions to
-// TokenInfo.UserID keep working. TokenInfo.UserID is the issuer-qualified
-// subject ([UserID]), so equal subjects of two issuers never share a
-// session.
+// the TokenInfo in a tool's request (req.Extra.TokenInfo) and the SDK's
+// binding of sessions to TokenInfo.UserID keep working. TokenInfo.UserID
+// is the issuer-qualified subject ([UserID]), so equal subjects of two
+// issuers never share a session; a token that names neither subject nor
+// client is refused, since sessions could not be bound to it.
 //
 // Quick start:
 //
@@ -28,9 +28,23 @@
 //	// /mcp guarded, /.well-known/oauth-protected-resource/mcp public, 404 elsewhere.
 //	log.Fatal(http.ListenAndServe(":8080", mcpauth.Handler(v, mcpHandler)))
 //
-// In a tool, the claims are in the request's TokenInfo:
+// In a tool, the claims of the request being served are in its TokenInfo:
 //
 //	claims, ok := mcpauth.Claims(req.Extra.TokenInfo)
+//
+// Not in the tool's context: the SDK serves every request of a session
+// with the context of the request that created the session, so
+// [middleware.ClaimsFromContext] finds nothing there (this package stores
+// no claims in it), and auth.TokenInfoFromContext returns the session's
+// first TokenInfo, stale once the client has refreshed or stepped up its
+// token.
+//
+// Tools that need more than the endpoint's scopes are declared with
+// [HandlerWithOptions] and Options.ToolScopes: a call of such a tool with
+// a token lacking one of its scopes is answered 403 insufficient_scope
+// with every scope the call requires, so that the client can step up
+// (MCP 2026-07-28 §11.1.1); the SDK's client does so through its
+// OAuthHandler and retries the call in the same session.
 //
 // For mark3labs/mcp-go servers, see package
 // github.com/audguard/audguard/adapters/mcpauth/mcpgo.

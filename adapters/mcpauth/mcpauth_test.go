@@ -25,12 +25,13 @@ func TestMain(m *testing.M) {
 
 // identity is what the whoami tool reports about the caller.
 type identity struct {
-	Subject        string    `json:"subject"`         // from mcpauth.Claims(req.Extra.TokenInfo)
-	UserID         string    `json:"user_id"`         // TokenInfo.UserID
-	Scopes         []string  `json:"scopes"`          // TokenInfo.Scopes
-	Expiration     time.Time `json:"expiration"`      // TokenInfo.Expiration
-	ContextSubject string    `json:"context_subject"` // from middleware.ClaimsFromContext(ctx)
-	Authorization  string    `json:"authorization"`   // what the tool can read of the header
+	Subject       string    `json:"subject"`        // from mcpauth.Claims(req.Extra.TokenInfo)
+	ClaimsScope   string    `json:"claims_scope"`   // from mcpauth.Claims(req.Extra.TokenInfo)
+	UserID        string    `json:"user_id"`        // TokenInfo.UserID
+	Scopes        []string  `json:"scopes"`         // TokenInfo.Scopes
+	Expiration    time.Time `json:"expiration"`     // TokenInfo.Expiration
+	ContextClaims bool      `json:"context_claims"` // middleware.ClaimsFromContext(ctx) found claims
+	Authorization string    `json:"authorization"`  // what the tool can read of the header
 }
 
 func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, identity, error) {
@@ -41,18 +42,19 @@ func whoami(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.Cal
 	ti := req.Extra.TokenInfo
 	id.UserID, id.Scopes, id.Expiration = ti.UserID, ti.Scopes, ti.Expiration
 	if c, ok := mcpauth.Claims(ti); ok {
-		id.Subject = c.Subject
+		id.Subject, id.ClaimsScope = c.Subject, c.Scope
 	}
-	if c, ok := middleware.ClaimsFromContext(ctx); ok {
-		id.ContextSubject = c.Subject
-	}
+	_, id.ContextClaims = middleware.ClaimsFromContext(ctx)
 	id.Authorization = req.Extra.Header.Get("Authorization")
 	return nil, id, nil
 }
 
+// newMCPServer returns an SDK server with two tools reporting the
+// caller: whoami, and write, for which tests require an extra scope.
 func newMCPServer() *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "audguard-test", Version: "v0"}, nil)
 	mcp.AddTool(s, &mcp.Tool{Name: "whoami", Description: "reports the caller"}, whoami)
+	mcp.AddTool(s, &mcp.Tool{Name: "write", Description: "reports the caller"}, whoami)
 	return s
 }
 
@@ -60,17 +62,30 @@ func newMCPServer() *mcp.Server {
 // mcpauth.Handler and returns its base URL.
 func serve(t *testing.T, v *middleware.Verifier, opts *mcp.StreamableHTTPOptions, scopes ...string) string {
 	t.Helper()
+	return serveWith(t, v, opts, mcpauth.Options{Scopes: scopes})
+}
+
+// serveWith is serve with mcpauth.HandlerWithOptions.
+func serveWith(t *testing.T, v *middleware.Verifier, opts *mcp.StreamableHTTPOptions, o mcpauth.Options) string {
+	t.Helper()
 	s := newMCPServer()
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, opts)
-	srv := httptest.NewServer(mcpauth.Handler(v, h, scopes...))
+	srv := httptest.NewServer(mcpauth.HandlerWithOptions(v, h, o))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
-// callWhoami posts a tools/call to a stateless JSON-response server.
+// callWhoami posts a tools/call of whoami to a stateless JSON-response
+// server.
 func callWhoami(t *testing.T, url string, authorization []string) (*http.Response, []byte) {
 	t.Helper()
-	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+	return callTool(t, url, "whoami", authorization)
+}
+
+// callTool posts a tools/call of tool to a stateless JSON-response server.
+func callTool(t *testing.T, url, tool string, authorization []string) (*http.Response, []byte) {
+	t.Helper()
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":{}}}`
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")

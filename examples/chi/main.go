@@ -31,13 +31,14 @@ func main() {
 }
 
 // newRouter is the whole integration: the RFC 9728 document, public, and
-// a group of routes behind the verifier.
-func newRouter(v *middleware.Verifier) http.Handler {
+// a group of routes behind the verifier, the API at path ("/files", or the
+// path of -resource).
+func newRouter(v *middleware.Verifier, path string) http.Handler {
 	r := chi.NewRouter()
 	r.Handle(v.MetadataPath(), v.MetadataHandler())
 	r.Group(func(r chi.Router) {
 		r.Use(v.Handler) // every route of the group needs a valid token
-		r.With(v.RequireScopes("files:read")).Get("/files", listFiles)
+		r.With(v.RequireScopes("files:read")).Get(path, listFiles)
 	})
 	return r
 }
@@ -54,7 +55,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer env.Close()
 
+	path := env.Path("/files")
 	env.Banner("chi")
-	env.TryHTTP("http://"+env.Addr()+"/files", "files:read")
-	return env.ServeHTTP(ctx, newRouter(env.Verifier))
+	env.TryHTTP(env.URL(path), "files:read")
+	return env.ServeHTTP(ctx, newRouter(env.Verifier, path))
 }

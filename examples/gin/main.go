@@ -30,12 +30,13 @@ func main() {
 }
 
 // newEngine is the whole integration: the RFC 9728 document, public, and
-// a group of routes behind the verifier.
-func newEngine(v *middleware.Verifier) *gin.Engine {
+// a group of routes behind the verifier, the API at path ("/files", or the
+// path of -resource).
+func newEngine(v *middleware.Verifier, path string) *gin.Engine {
 	r := gin.New()
 	r.GET(v.MetadataPath(), gin.WrapH(v.MetadataHandler()))
 	api := r.Group("/", ginauth.Middleware(v)) // every route of the group needs a valid token
-	api.GET("/files", ginauth.RequireScopes(v, "files:read"), func(c *gin.Context) {
+	api.GET(path, ginauth.RequireScopes(v, "files:read"), func(c *gin.Context) {
 		claims, _ := ginauth.Claims(c)
 		c.String(http.StatusOK, "files of %s\n", claims.Subject)
 	})
@@ -49,7 +50,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer env.Close()
 
+	path := env.Path("/files")
 	env.Banner("gin")
-	env.TryHTTP("http://"+env.Addr()+"/files", "files:read")
-	return env.ServeHTTP(ctx, newEngine(env.Verifier))
+	env.TryHTTP(env.URL(path), "files:read")
+	return env.ServeHTTP(ctx, newEngine(env.Verifier, path))
 }

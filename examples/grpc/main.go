@@ -24,6 +24,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -42,17 +44,24 @@ func main() {
 }
 
 // newServer is the whole integration: interceptors for unary and
-// streaming calls with per-method scopes.
+// streaming calls with per-method scopes, and the standard health service
+// exempt from authentication (load balancers call it without a token).
 func newServer(v *middleware.Verifier) *grpc.Server {
 	scopes := grpcauth.MethodScopes(map[string][]string{
 		"/files.v1.Files/Read": {"files:read"},
 		"/files.v1.Files/List": {"files:read"},
 	})
+	public := grpcauth.ExemptMethods(
+		healthpb.Health_Check_FullMethodName,
+		healthpb.Health_List_FullMethodName,
+		healthpb.Health_Watch_FullMethodName,
+	)
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(grpcauth.UnaryServerInterceptor(v, scopes)),
-		grpc.ChainStreamInterceptor(grpcauth.StreamServerInterceptor(v, scopes)),
+		grpc.ChainUnaryInterceptor(grpcauth.UnaryServerInterceptor(v, scopes, public)),
+		grpc.ChainStreamInterceptor(grpcauth.StreamServerInterceptor(v, scopes, public)),
 	)
 	srv.RegisterService(&filesDesc, struct{}{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
 	return srv
 }
 
@@ -99,8 +108,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 }
 
-// call is a small client: it calls Read and List with the token and
-// prints the outcome of each, with the challenge of a refusal.
+// call is a small client: it checks the server's health (no token
+// needed), calls Read and List with the token and prints the outcome of
+// each, with the challenge of a refusal.
 func call(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("grpc call", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -129,6 +139,9 @@ func call(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: OK: %s\n", method, ok)
 	}
+
+	hres, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	report("Health", nil, err, hres.GetStatus().String())
 
 	var header metadata.MD
 	out := new(wrapperspb.StringValue)

@@ -28,11 +28,11 @@ func main() {
 }
 
 // newHandler is the whole integration: the RFC 9728 document, public, and
-// the API behind the verifier.
-func newHandler(v *middleware.Verifier) http.Handler {
+// the API behind the verifier at path ("/files", or the path of -resource).
+func newHandler(v *middleware.Verifier, path string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(v.MetadataPath(), v.MetadataHandler())
-	mux.Handle("GET /files", v.RequireScopes("files:read")(http.HandlerFunc(listFiles)))
+	mux.Handle("GET "+path, v.RequireScopes("files:read")(http.HandlerFunc(listFiles)))
 	return mux
 }
 
@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer env.Close()
 
+	path := env.Path("/files")
 	env.Banner("nethttp")
-	env.TryHTTP("http://"+env.Addr()+"/files", "files:read")
-	return env.ServeHTTP(ctx, newHandler(env.Verifier))
+	env.TryHTTP(env.URL(path), "files:read")
+	return env.ServeHTTP(ctx, newHandler(env.Verifier, path))
 }

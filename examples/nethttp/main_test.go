@@ -18,6 +18,12 @@ func TestSmoke(t *testing.T) {
 	require.Equal(t, 5, smoke.CheckCurlLines(t, p.Output()))
 }
 
+// TestResourcePath: the API is served, and the printed lines point, at
+// the path of -resource, or at /files when the resource is the origin.
+func TestResourcePath(t *testing.T) {
+	smoke.CheckResourcePaths(t, run, "/files")
+}
+
 func TestFlags(t *testing.T) {
 	tests := []struct {
 		name string

@@ -3,10 +3,43 @@ package mcpgo
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/audguard/audguard/adapters/mcpauth/internal/route"
+	"github.com/audguard/audguard/adapters/mcpauth/internal/toolscope"
 	"github.com/audguard/audguard/middleware"
 )
+
+// Options configure [HandlerWithOptions]. The zero value requires
+// Config.Scopes of every request and nothing more.
+type Options struct {
+	// Scopes are required of every request, in addition to Config.Scopes.
+	Scopes []string
+
+	// ToolScopes maps a tool name to the scopes a call of that tool
+	// requires, in addition to Config.Scopes and Scopes. A POST whose
+	// JSON-RPC message calls a listed tool ("tools/call" with that
+	// "params"."name") without those scopes is answered 403
+	// insufficient_scope, before mcp-go sees it, with a challenge whose
+	// scope lists every scope the call requires (MCP 2026-07-28
+	// §11.1.1), so a client can ask for a token with them and retry.
+	// Tools not listed require Config.Scopes and Scopes only. The map is
+	// copied.
+	//
+	// To find the tools, the handler reads the whole body (at most
+	// MaxBodyBytes) and hands mcp-go an identical one. A body that is not
+	// a JSON-RPC message is left to mcp-go, which refuses it. Where JSON
+	// readers could disagree on the tool a body names (repeated members,
+	// member names differing in case), every candidate's scopes are
+	// required.
+	ToolScopes map[string][]string
+
+	// MaxBodyBytes bounds the body read for ToolScopes; a larger body is
+	// answered 413 (the check fails closed rather than skip a call it
+	// could not read). Zero or negative means 4 MiB. Without ToolScopes
+	// no body is read.
+	MaxBodyBytes int64
+}
 
 // Handler returns the handler to serve: mcpHandler (typically a
 // *server.StreamableHTTPServer) guarded at the path of v.Resource() ("/"
@@ -21,11 +54,40 @@ import (
 //
 // mcpHandler sees "Bearer audguard-verified" in the Authorization header
 // instead of the caller's token, so no tool can pass the token on.
+//
+// Handler(v, h, scopes...) is HandlerWithOptions(v, h, Options{Scopes:
+// scopes}).
 func Handler(v *middleware.Verifier, mcpHandler http.Handler, scopes ...string) http.Handler {
-	redacted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return HandlerWithOptions(v, mcpHandler, Options{Scopes: scopes})
+}
+
+// HandlerWithOptions is [Handler] with per-tool scopes
+// (Options.ToolScopes). A scope in opts that is not a valid scope-token
+// (see [middleware.Verifier.ValidateScopes]) makes the handler refuse
+// every request to the MCP endpoint with 500, fail closed; the problem is
+// logged once on v's logger.
+func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Options) http.Handler {
+	scopes := slices.Clone(opts.Scopes)
+	tools, err := toolscope.New(v, opts.ToolScopes, opts.MaxBodyBytes)
+	if err != nil {
+		return route.Handler(v, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}))
+	}
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tools != nil {
+			claims, ok := middleware.ClaimsFromContext(r.Context())
+			if !ok { // RequireScopes stored them; never without
+				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+				return
+			}
+			if r, ok = tools.Check(w, r, claims, scopes); !ok {
+				return
+			}
+		}
 		mcpHandler.ServeHTTP(w, route.Redact(r))
 	})
-	return route.Handler(v, v.RequireScopes(scopes...)(redacted))
+	return route.Handler(v, v.RequireScopes(scopes...)(guarded))
 }
 
 // ContextFunc is a server.HTTPContextFunc (pass it to

@@ -100,6 +100,10 @@ func Start(ctx context.Context, args []string, out io.Writer, o Options) (*Env, 
 		e.Close()
 		return nil, err
 	}
+	if p := e.Path("/"); !plainPath(p) {
+		e.Close()
+		return nil, fmt.Errorf("the path of -resource, %q, is served as is: use only letters, digits and / - . _ ~", p)
+	}
 	if e.Issuer == nil {
 		refreshCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -134,6 +138,50 @@ func loopbackAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// Path returns the path this server serves the protected resource at:
+// the path of Resource, or def when Resource is the server's origin (no
+// path, or "/"). Start has checked that it is a plain path that every
+// router of the examples takes literally.
+func (e *Env) Path(def string) string {
+	u, err := url.Parse(e.Resource)
+	if err != nil || u.EscapedPath() == "" || u.EscapedPath() == "/" {
+		return def
+	}
+	return u.EscapedPath()
+}
+
+// URL returns the URL a client on this machine reaches path at:
+// http://Addr() followed by path.
+func (e *Env) URL(path string) string { return "http://" + e.Addr() + path }
+
+// LocalURL returns u (a URL of this resource, such as its metadata URL)
+// with its scheme and host replaced by those clients on this machine
+// reach the listener at: the resource's host may be a public name that
+// does not lead here.
+func (e *Env) LocalURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.Scheme, p.Host = "http", e.Addr()
+	return p.String()
+}
+
+// plainPath reports whether path is made only of characters no router of
+// the examples treats specially (ServeMux and chi take "{" for a
+// wildcard, gin ":" and "*").
+func plainPath(path string) bool {
+	for _, c := range path {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.ContainsRune("/-._~", c):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Token mints a token from the in-process issuer ("" with -issuer).
@@ -215,7 +263,7 @@ func (e *Env) TryHTTP(url, scope string) {
 	e.Curl(url, e.Token(e.Resource), http.StatusForbidden, "token without "+scope)
 	e.Curl(url, e.Token(e.OtherResource(), scope), http.StatusUnauthorized, "token for another resource")
 	e.Curl(url, "", http.StatusUnauthorized, "no token")
-	e.Curl(e.Verifier.MetadataURL(), "", http.StatusOK, "RFC 9728 metadata, no token needed")
+	e.Curl(e.LocalURL(e.Verifier.MetadataURL()), "", http.StatusOK, "RFC 9728 metadata, no token needed")
 	e.TokenEndpointHint(scope)
 }
 

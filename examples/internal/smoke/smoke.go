@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func Start(t *testing.T, run RunFunc, marker string, args ...string) *Process {
 }
 
 // curlLine matches the GET lines the examples print.
-var curlLine = regexp.MustCompile(`^\s*curl -i (?:-H 'Authorization: Bearer ([A-Za-z0-9_.-]+)' )?(\S+)\s+# expect (\d{3})`)
+var curlLine = regexp.MustCompile(`(?m)^\s*curl -i (?:-H 'Authorization: Bearer ([A-Za-z0-9_.-]+)' )?(\S+)\s+# expect (\d{3})`)
 
 // CheckCurlLines performs every printed GET curl line and requires the
 // status it announces. It returns how many lines it checked.
@@ -100,4 +101,44 @@ func CheckCurlLines(t *testing.T, output string) int {
 		}
 	}
 	return n
+}
+
+// CheckResourcePaths runs a GET example (one printing curl lines with
+// Env.TryHTTP) with -resource set to the server's origin, where it must
+// serve its API at defaultPath, and to a URI with a path of its own, where
+// it must serve the API at that path; every curl line it prints must get
+// its announced status. A resource path that a router would not take
+// literally must be refused at start.
+func CheckResourcePaths(t *testing.T, run RunFunc, defaultPath string) {
+	t.Helper()
+	tests := []struct {
+		name     string
+		resource string
+		wantPath string
+	}{
+		{name: "origin", resource: "http://127.0.0.1:1", wantPath: defaultPath},
+		{name: "origin with slash", resource: "http://127.0.0.1:1/", wantPath: defaultPath},
+		{name: "own path", resource: "http://localhost:1/api/v2/files", wantPath: "/api/v2/files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Start(t, run, "Fresh tokens", "-resource", tt.resource)
+			out := p.Output()
+			require.Equal(t, 5, CheckCurlLines(t, out))
+			n := 0
+			for _, m := range curlLine.FindAllStringSubmatch(out, -1) {
+				u, err := url.Parse(m[2])
+				require.NoError(t, err)
+				if !strings.HasPrefix(u.Path, "/.well-known/") {
+					require.Equal(t, tt.wantPath, u.Path)
+					n++
+				}
+			}
+			require.Equal(t, 4, n)
+		})
+	}
+	t.Run("path a router would not take literally", func(t *testing.T) {
+		err := run(t.Context(), []string{"-listen", "127.0.0.1:0", "-resource", "http://127.0.0.1:1/files/:id"}, io.Discard)
+		require.ErrorContains(t, err, "-resource")
+	})
 }
