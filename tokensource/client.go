@@ -67,12 +67,17 @@ type entry struct {
 	call      *call // the token request in flight, if any
 }
 
-// call is one token request that concurrent callers wait for.
+// call is one token request that concurrent callers wait for. Its results
+// are written before done is closed.
 type call struct {
-	done    chan struct{}
-	tok     *oauth2.Token
-	err     error
-	waiters int // callers waiting for done (observed by tests)
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+	// retry: the request ended because the caller that made it gave up
+	// (its context ended), not because of the endpoint. Waiters that
+	// have not given up ask again instead of sharing err.
+	retry   bool
+	waiters int // callers that waited for done (observed by tests)
 }
 
 // prepared is a validated Request.
@@ -135,7 +140,11 @@ func (c *Client) prepare(r Request) (prepared, error) {
 // [ErrInvalidTarget], [ErrInvalidScope], ...) and remembered for
 // Config.ErrorBackoff; so is a JWT whose "aud" does not name the resource
 // ([ErrAudienceMismatch]). When a refresh fails while the cached token has
-// not expired yet, the cached token is returned.
+// not expired yet, the cached token is returned. Other failures (network
+// errors, timeouts, ctx ending) are returned wrapped and not remembered.
+// Callers waiting for a request another caller made get its outcome,
+// failure included; only when that caller's own context ended do they ask
+// again themselves.
 //
 // The returned token is the caller's copy. It has no refresh token (a
 // [*RefreshGrant] keeps rotated refresh tokens itself) and its Expiry is
@@ -175,9 +184,9 @@ func (c *Client) token(ctx context.Context, p prepared) (*oauth2.Token, error) {
 				select {
 				case <-cl.done:
 				case <-ctx.Done():
-					return nil, ctx.Err()
+					return nil, fmt.Errorf("tokensource: waiting for a token for %s: %w", p.key.resource, ctx.Err())
 				}
-				if cl.err != nil && isContextError(cl.err) && ctx.Err() == nil {
+				if cl.retry && ctx.Err() == nil {
 					// The caller that made the request gave up; this
 					// one has not, so it asks again itself.
 					continue
@@ -216,6 +225,11 @@ func (c *Client) token(ctx context.Context, p prepared) (*oauth2.Token, error) {
 				e.err, e.errUntil = ferr, c.cfg.now().Add(c.cfg.backoff)
 			}
 			cl.err = ferr
+			// Only the leader's own context ending makes the others
+			// retry. A timeout of the HTTP client also matches
+			// context.DeadlineExceeded, but it is the endpoint's
+			// answer and is shared like any other.
+			cl.retry = ctx.Err() != nil
 		}
 		close(cl.done)
 		c.mu.Unlock()
@@ -259,7 +273,7 @@ type fetched struct {
 func (c *Client) fetch(ctx context.Context, p prepared) (fetched, error) {
 	if rg, ok := p.grant.(*RefreshGrant); ok {
 		if err := rg.lock(ctx); err != nil {
-			return fetched{}, err
+			return fetched{}, fmt.Errorf("tokensource: waiting for another refresh with the same refresh token: %w", err)
 		}
 		defer rg.unlock()
 	}
@@ -335,11 +349,9 @@ func expiresIn(tok *oauth2.Token) int64 {
 
 // mapError turns x/oauth2 errors into this package's. The raw response body
 // (which x/oauth2 puts in its error text when there is no error code) is
-// never included.
+// never included. Network errors, timeouts and cancellation are wrapped,
+// so that errors.Is still tells them apart.
 func mapError(err error, resource string) error {
-	if isContextError(err) {
-		return err
-	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -363,10 +375,6 @@ func mapError(err error, resource string) error {
 func remembered(err error) bool {
 	var oe *Error
 	return errors.As(err, &oe) || errors.Is(err, ErrAudienceMismatch) || errors.Is(err, ErrTokenType)
-}
-
-func isContextError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func authStyle(m AuthMethod) oauth2.AuthStyle {
