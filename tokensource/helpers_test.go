@@ -80,6 +80,7 @@ func (e *env) client(t *testing.T, mutate func(*tokensource.Config)) *tokensourc
 	}
 	c, err := tokensource.New(cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

@@ -153,3 +153,128 @@ func TestWaiterRetriesWhenLeaderGivesUp(t *testing.T) {
 	require.NoError(t, <-waiter)
 	require.Equal(t, 1, e.iss.TokenRequests(), "the first request never reached the issuer")
 }
+
+// marginEnv obtains a first token (5 minutes, default 30s margin) and
+// moves the clock into the refresh margin, where the token is still valid
+// for 10s.
+func marginEnv(t *testing.T, mutate func(*tokensource.Config)) (*env, *tokensource.Client, tokensource.Request, string) {
+	t.Helper()
+	e := newEnv(t, audtest.Options{TokenLifetime: 5 * time.Minute})
+	c := e.client(t, mutate)
+	req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}}
+	first, err := c.Token(context.Background(), req)
+	require.NoError(t, err)
+	e.clk.Add(5*time.Minute - 10*time.Second)
+	return e, c, req, first.AccessToken
+}
+
+// Inside the refresh margin a hanging token endpoint delays nobody: the
+// cached token, still valid, is returned at once and one background
+// refresh is made, which Close stops.
+func TestMarginHangingEndpointServesCachedToken(t *testing.T) {
+	e, c, req, first := marginEnv(t, nil)
+	e.rec.setHold() // never released: the endpoint hangs
+
+	for range 20 {
+		tok, err := c.Token(context.Background(), req)
+		require.NoError(t, err)
+		require.Equal(t, first, tok.AccessToken)
+	}
+	require.Eventually(t, func() bool { return len(e.rec.Forms()) == 2 }, 10*time.Second, time.Millisecond)
+	require.Len(t, e.rec.Forms(), 2, "one background refresh for twenty calls")
+
+	require.NoError(t, c.Close()) // stops the hanging refresh and waits for it
+	require.NoError(t, c.Close(), "idempotent")
+	tok, err := c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.AccessToken, "after Close: the valid token, no background refresh")
+	require.Len(t, e.rec.Forms(), 2)
+	require.Equal(t, 1, e.iss.TokenRequests())
+}
+
+// A background refresh is bounded by the HTTP client's timeout. After it
+// failed, the cached token is served until expiry without another
+// background attempt; after expiry the caller asks itself.
+func TestMarginBackgroundRefreshFails(t *testing.T) {
+	e, c, req, first := marginEnv(t, func(cfg *tokensource.Config) {
+		cfg.HTTPClient.Timeout = 200 * time.Millisecond
+	})
+	hold := e.rec.setHold()
+
+	tok, err := c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.AccessToken)
+	c.WaitBackground() // ends by the client's timeout
+	require.Len(t, e.rec.Forms(), 2)
+
+	e.clk.Add(5 * time.Second) // still valid, still inside the backoff
+	tok, err = c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.AccessToken)
+	c.WaitBackground()
+	require.Len(t, e.rec.Forms(), 2, "no new background refresh within ErrorBackoff")
+
+	e.clk.Add(5 * time.Second) // expired
+	_, err = c.Token(context.Background(), req)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "an expired token is never returned")
+	require.Len(t, e.rec.Forms(), 3)
+
+	close(hold)
+	tok, err = c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.NotEqual(t, first, tok.AccessToken)
+}
+
+// A caller that finds the token expired while a background refresh is in
+// flight waits for that refresh instead of making another.
+func TestExpiredJoinsBackgroundRefresh(t *testing.T) {
+	e, c, req, first := marginEnv(t, nil)
+	hold := e.rec.setHold()
+
+	tok, err := c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, first, tok.AccessToken)
+	require.Eventually(t, func() bool { return len(e.rec.Forms()) == 2 }, 10*time.Second, time.Millisecond)
+
+	e.clk.Add(10 * time.Second) // expired
+	got := make(chan string, 1)
+	go func() {
+		tok, err := c.Token(context.Background(), req)
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- tok.AccessToken
+	}()
+	require.Eventually(t, func() bool { return c.Waiters(req) == 1 }, 10*time.Second, time.Millisecond)
+	close(hold)
+	second := <-got
+	require.NotEqual(t, first, second)
+	require.Len(t, e.rec.Forms(), 2)
+	require.Equal(t, 2, e.iss.TokenRequests())
+}
+
+// Close stops a background refresh that an expired-token caller waits
+// for; that caller then asks the endpoint itself.
+func TestCloseWhileWaiterJoinsBackgroundRefresh(t *testing.T) {
+	e, c, req, first := marginEnv(t, nil)
+	hold := e.rec.setHold()
+
+	_, err := c.Token(context.Background(), req)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(e.rec.Forms()) == 2 }, 10*time.Second, time.Millisecond)
+	e.clk.Add(10 * time.Second) // expired
+	got := make(chan error, 1)
+	go func() {
+		tok, err := c.Token(context.Background(), req)
+		if err == nil && tok.AccessToken == first {
+			err = errors.New("the expired token was returned")
+		}
+		got <- err
+	}()
+	require.Eventually(t, func() bool { return c.Waiters(req) == 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return len(e.rec.Forms()) == 3 }, 10*time.Second, time.Millisecond, "the waiter asks itself")
+	close(hold)
+	require.NoError(t, <-got)
+}
