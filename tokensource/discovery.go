@@ -90,7 +90,8 @@ type ResourceInfo struct {
 	MetadataURL string
 	// AuthorizationServers are the issuer identifiers of the
 	// authorization servers (at least one). Fetch their RFC 8414 metadata
-	// to find the token endpoint.
+	// with [Discoverer.DiscoverAuthorizationServer] to find the token
+	// endpoint.
 	AuthorizationServers []string
 	// ScopesSupported is the metadata's "scopes_supported".
 	ScopesSupported []string

@@ -40,7 +40,12 @@
 // scopes it wants, use a [Discoverer] on the 401 response
 // ([Discoverer.DiscoverFromResponse]): it reads the WWW-Authenticate
 // challenge, fetches the RFC 9728 protected resource metadata and checks
-// that it describes exactly the URL you called.
+// that it describes exactly the URL you called. Then
+// [Discoverer.DiscoverAuthorizationServer] fetches the authorization
+// server's RFC 8414 (or OpenID Connect) metadata, refusing a document
+// for another issuer, and gives the token endpoint to put in
+// Config.TokenURL. The example program in examples/client runs these
+// steps end to end.
 //
 // # Security model
 //
@@ -110,7 +115,7 @@
 // unknown to the authorization server), [ErrInvalidScope],
 // [ErrInvalidGrant] and [ErrInvalidClient]. [ErrAudienceMismatch] and
 // [ErrTokenType] are about the issued token, [ErrNoResource] about a
-// request [Transport] refused, and [ErrChallenge], [ErrMetadata] and
-// [ErrResourceMismatch] come from discovery. Network errors and
+// request [Transport] refused, and [ErrChallenge], [ErrMetadata],
+// [ErrResourceMismatch] and [ErrIssuerMismatch] come from discovery. Network errors and
 // cancellation are returned wrapped, unchanged in kind.
 package tokensource
