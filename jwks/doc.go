@@ -52,10 +52,14 @@
 //     members, "use" other than "sig", "key_ops" without "verify", JWE or
 //     unknown algorithms, RSA under 2048 or over 8192 bits or with a bad
 //     exponent or the ROCA fingerprint, EC points off their curve, and
-//     kty/crv/alg mismatches are dropped; a kid that appears twice is
-//     unusable. A key without "alg" gets the one algorithm its type
-//     implies (RSA: Options.RSAAlgorithm, default RS256; EC: by curve;
-//     Ed25519: EdDSA), never "any that verifies". A Remote logs each dropped key once.
+//     kty/crv/alg mismatches are dropped. A kid shared by two or more keys
+//     that pass these rules is ambiguous and unusable; a copy that is
+//     dropped does not count, so a kid shared by a signing key and, say,
+//     its "use": "enc" or "oct" sibling names the signing key
+//     (authorization servers publish both under one kid). A key without
+//     "alg" gets the one algorithm its type implies (RSA:
+//     Options.RSAAlgorithm, default RS256; EC: by curve; Ed25519: EdDSA),
+//     never "any that verifies". A Remote logs each dropped key once.
 //   - Fail closed: with no usable keys, [Remote.Key] returns
 //     [ErrUnavailable]; it never returns a key it has not verified.
 //
@@ -65,7 +69,9 @@
 // (or [Remote.Refresh]) fetches the set; concurrent callers share that one
 // request, which runs detached from any caller's context, so one caller
 // giving up never cancels it for the others. Each HTTP request is bounded
-// by Options.FetchTimeout (5s).
+// by Options.FetchTimeout (5s), so a fetch that has to discover the JWKS
+// URI first takes up to three of them (RFC 8414 document, OpenID Connect
+// document, JWKS) before it fails.
 //
 // A lookup of a known kid reads an immutable snapshot through an atomic
 // pointer: it takes no lock and never waits, whatever refresh is running or

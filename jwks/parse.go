@@ -44,8 +44,11 @@ type ParseOptions struct {
 // or the ROCA fingerprint, EC points not on their curve, kty/crv/alg
 // mismatches, and unsupported key types. A key without "alg" gets the one
 // algorithm its kty/crv implies (EC curve → ESxxx, Ed25519 → EdDSA, RSA →
-// opts.RSAAlgorithm). A "kid" that appears more than once makes every key
-// with that kid unusable.
+// opts.RSAAlgorithm). A "kid" shared by two or more keys that pass these
+// rules makes all of them unusable (ambiguous). Keys dropped by the rules
+// are not counted: a kid shared by one usable signing key and dropped
+// keys (an "enc" or "oct" copy, as authorization servers publishing
+// signing and encryption keys under one kid do) names the usable key.
 //
 // Parse fails only when the document itself is unusable: not a JSON object,
 // "keys" missing or not an array of objects, or more than [MaxKeys] keys.
@@ -100,7 +103,7 @@ func Parse(data []byte, opts ParseOptions) (*Set, []Dropped, error) {
 	}
 	set, dups := newSet(keys)
 	for _, d := range dups {
-		dropped = append(dropped, Dropped{KeyID: d, Index: -1, Reason: "kid appears more than once; all keys with it are unusable"})
+		dropped = append(dropped, Dropped{KeyID: d, Index: -1, Reason: "kid appears more than once among usable keys; all of them are unusable"})
 	}
 	return set, dropped, nil
 }

@@ -164,6 +164,35 @@ func TestParseKeyHygiene(t *testing.T) {
 		}
 		require.Equal(t, 1, set.Len())
 	})
+
+	// Only keys that pass the rules count as duplicates: authorization
+	// servers publish a signing key and an encryption key under one kid,
+	// and the signing key must stay usable.
+	dropTests := []struct {
+		name   string
+		bad    map[string]any
+		reason string
+	}{
+		{name: "oct copy", bad: map[string]any{"kty": "oct", "kid": "dup", "k": b64([]byte("0123456789abcdef0123456789abcdef"))}, reason: "symmetric"},
+		{name: "enc copy", bad: jwk(k.p384.Public(), map[string]any{"kid": "dup", "use": "enc"}), reason: "use"},
+		{name: "copy with private members", bad: jwk(k.p384.Public(), map[string]any{"kid": "dup", "d": "AAAA"}), reason: "private"},
+		{name: "weak RSA copy", bad: jwk(k.rsa1024.Public(), map[string]any{"kid": "dup"}), reason: "bits"},
+	}
+	for _, tt := range dropTests {
+		t.Run("kid shared with a dropped key: "+tt.name, func(t *testing.T) {
+			good := jwk(k.p256.Public(), map[string]any{"kid": "dup", "alg": "ES256"})
+			for _, order := range [][]map[string]any{{tt.bad, good}, {good, tt.bad}} {
+				set, dropped, err := jwks.Parse(jwksDoc(t, order...), jwks.ParseOptions{})
+				require.NoError(t, err)
+				require.Len(t, dropped, 1)
+				require.Contains(t, dropped[0].Reason, tt.reason)
+				require.NotContains(t, dropped[0].Reason, "more than once")
+				key, err := set.Key(t.Context(), "dup", "ES256")
+				require.NoError(t, err, "the signing key stays usable")
+				require.Equal(t, "ES256", key.Algorithm())
+			}
+		})
+	}
 }
 
 func TestParseDocumentRules(t *testing.T) {

@@ -68,7 +68,9 @@ type Options struct {
 	// background refresh after a failure. Default 30s.
 	RefreshCooldown time.Duration
 	// FetchTimeout bounds each HTTP request (one discovery document or
-	// the JWKS). Default 5s.
+	// the JWKS). Default 5s. A fetch that must discover the JWKS URI
+	// makes up to three requests in a row (RFC 8414 document, OpenID
+	// Connect document, JWKS), so it can take up to 3×FetchTimeout.
 	FetchTimeout time.Duration
 	// MaxStale is how long the last good key set keeps being used, counted
 	// from the last successful fetch, while fetches fail. Past it the keys
@@ -294,9 +296,15 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 // A known kid is answered from the cached set without locking or waiting,
 // even while a refresh is running or failing. An unknown kid (or an
 // absent kid that no single key fits) waits for a refresh, shared with
-// every concurrent caller and started at most once per RefreshCooldown,
-// bounded by FetchTimeout and ctx; within the cooldown it is refused at
-// once with [ErrKeyNotFound]. With no usable keys (never fetched, or older
+// every concurrent caller and started at most once per RefreshCooldown;
+// within the cooldown it is refused at once with [ErrKeyNotFound].
+//
+// The wait ends when ctx does, or when the refresh ends. Each HTTP request
+// of a refresh is bounded by FetchTimeout, and a refresh makes one
+// request when the JWKS URI is configured or already discovered, but up
+// to three in a row when it must be discovered first (RFC 8414 document,
+// OpenID Connect document, JWKS): a cold start with discovery can wait up
+// to 3×FetchTimeout. Pass a ctx with a deadline to bound the wait itself. With no usable keys (never fetched, or older
 // than MaxStale) Key fetches on demand, at most once per RefreshCooldown
 // after a failure, and returns [ErrUnavailable] if that fails. After
 // Close it returns [ErrClosed].

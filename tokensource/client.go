@@ -23,10 +23,16 @@ type Client struct {
 
 	mu      sync.Mutex
 	entries map[cacheKey]*entry
+	closed  bool                              // Close was called: no background refreshes
+	bg      map[*call]context.CancelCauseFunc // background refreshes in flight
+	wg      sync.WaitGroup                    // their goroutines
 }
 
 // New validates cfg and returns a Client. All configuration problems are
-// reported together. New performs no network I/O and starts no goroutine.
+// reported together. New performs no network I/O and starts no goroutine;
+// the only goroutines a Client ever runs are background refreshes
+// ([Client.Token]), which end by themselves and are stopped by
+// [Client.Close].
 func New(cfg Config) (*Client, error) {
 	c, errs := cfg.validate()
 	if len(errs) > 0 {
@@ -64,15 +70,22 @@ type entry struct {
 	expiry    time.Time     // tok is usable, as a fallback, until then
 	err       error         // remembered refusal
 	errUntil  time.Time
-	call      *call // the token request in flight, if any
+	bgRetryAt time.Time // no background refresh before then (one failed)
+	call      *call     // the token request in flight, if any
 }
 
-// call is one token request that concurrent callers wait for.
+// call is one token request that concurrent callers wait for. Its results
+// are written before done is closed.
 type call struct {
-	done    chan struct{}
-	tok     *oauth2.Token
-	err     error
-	waiters int // callers waiting for done (observed by tests)
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+	// retry: the request ended because whoever made it gave up (the
+	// caller's context ended, or Close stopped a background refresh),
+	// not because of the endpoint. Waiters that have not given up ask
+	// again instead of sharing err.
+	retry   bool
+	waiters int // callers that waited for done (observed by tests)
 }
 
 // prepared is a validated Request.
@@ -131,11 +144,23 @@ func (c *Client) prepare(r Request) (prepared, error) {
 // token endpoint. Concurrent calls for the same cache key share one token
 // request. The request always carries "resource" (RFC 8707) and "scope".
 //
+// Within the refresh margin (Config.RefreshMargin) the cached token, still
+// valid, is returned at once and replaced in the background: one request
+// per cache key, detached from ctx (its values are kept), bounded by the
+// HTTP client's Timeout ([DefaultHTTPTimeout] when it has none) and
+// stopped by [Client.Close]. When it fails, the cached token goes on being
+// returned until it expires, and no other background refresh is made for
+// Config.ErrorBackoff; a call after expiry asks the token endpoint itself
+// and waits for the answer (or joins the background request in flight).
+// Token never waits for the token endpoint while it holds a valid token.
+//
 // A refusal by the token endpoint is returned as an [*Error] (matching
 // [ErrInvalidTarget], [ErrInvalidScope], ...) and remembered for
 // Config.ErrorBackoff; so is a JWT whose "aud" does not name the resource
-// ([ErrAudienceMismatch]). When a refresh fails while the cached token has
-// not expired yet, the cached token is returned.
+// ([ErrAudienceMismatch]). Other failures (network errors, timeouts, ctx
+// ending) are returned wrapped and not remembered. Callers waiting for a
+// request another caller made get its outcome, failure included; only
+// when that caller's own context ended do they ask again themselves.
 //
 // The returned token is the caller's copy. It has no refresh token (a
 // [*RefreshGrant] keeps rotated refresh tokens itself) and its Expiry is
@@ -153,33 +178,44 @@ func (c *Client) token(ctx context.Context, p prepared) (*oauth2.Token, error) {
 		c.mu.Lock()
 		now := c.cfg.now()
 		e := c.entries[p.key]
-		if e != nil {
-			if e.tok != nil && now.Before(e.refreshAt) {
-				tok := copyToken(e.tok)
-				c.mu.Unlock()
-				return tok, nil
-			}
-			if e.err != nil && now.Before(e.errUntil) {
-				if e.tok != nil && now.Before(e.expiry) {
-					tok := copyToken(e.tok)
-					c.mu.Unlock()
-					return tok, nil
-				}
+		if e == nil {
+			c.evictLocked(now)
+			e = &entry{}
+			c.entries[p.key] = e
+		}
+		valid := e.tok != nil && now.Before(e.expiry)
+		switch {
+		case e.tok != nil && now.Before(e.refreshAt):
+			// Fresh.
+		case e.err != nil && now.Before(e.errUntil):
+			// A remembered refusal: the token in hand while it lasts,
+			// then the refusal, without asking again.
+			if !valid {
 				err := e.err
 				c.mu.Unlock()
 				return nil, err
 			}
+		case valid:
+			// In the refresh margin. The token in hand is still good:
+			// hand it out now and replace it in the background, so
+			// that a slow or hanging token endpoint delays nobody.
+			if e.call == nil && !c.closed && !now.Before(e.bgRetryAt) {
+				c.refreshInBackgroundLocked(ctx, e, p)
+			}
+		default:
+			// Nothing usable: join the request in flight or make one.
 			if cl := e.call; cl != nil {
 				cl.waiters++
 				c.mu.Unlock()
 				select {
 				case <-cl.done:
 				case <-ctx.Done():
-					return nil, ctx.Err()
+					return nil, fmt.Errorf("tokensource: waiting for a token for %s: %w", p.key.resource, ctx.Err())
 				}
-				if cl.err != nil && isContextError(cl.err) && ctx.Err() == nil {
-					// The caller that made the request gave up; this
-					// one has not, so it asks again itself.
+				if cl.retry && ctx.Err() == nil {
+					// Whoever made the request gave up (its context
+					// ended, or Close stopped it); this caller has not,
+					// so it asks again itself.
 					continue
 				}
 				if cl.err != nil {
@@ -187,43 +223,109 @@ func (c *Client) token(ctx context.Context, p prepared) (*oauth2.Token, error) {
 				}
 				return copyToken(cl.tok), nil
 			}
-		} else {
-			c.evictLocked(now)
-			e = &entry{}
-			c.entries[p.key] = e
-		}
-		cl := &call{done: make(chan struct{})}
-		e.call = cl
-		c.mu.Unlock()
+			cl := &call{done: make(chan struct{})}
+			e.call = cl
+			c.mu.Unlock()
 
-		res, ferr := c.fetch(ctx, p)
+			res, ferr := c.fetch(ctx, p)
 
-		c.mu.Lock()
-		e.call = nil
-		switch {
-		case ferr == nil:
-			e.tok, e.refreshAt, e.expiry = res.tok, res.refreshAt, res.expiry
-			e.err, e.errUntil = nil, time.Time{}
-			cl.tok = res.tok
-		case e.tok != nil && c.cfg.now().Before(e.expiry):
-			// The refresh failed but the token in hand is still valid.
-			if remembered(ferr) {
-				e.err, e.errUntil = ferr, c.cfg.now().Add(c.cfg.backoff)
+			c.mu.Lock()
+			// Only this caller's own context ending makes the others
+			// retry. A timeout of the HTTP client also matches
+			// context.DeadlineExceeded, but it is the endpoint's
+			// answer and is shared like any other.
+			c.completeLocked(e, cl, res, ferr, ferr != nil && ctx.Err() != nil)
+			c.mu.Unlock()
+			if cl.err != nil {
+				return nil, cl.err
 			}
-			cl.tok = e.tok
-		default:
-			if remembered(ferr) {
-				e.err, e.errUntil = ferr, c.cfg.now().Add(c.cfg.backoff)
-			}
-			cl.err = ferr
+			return copyToken(cl.tok), nil
 		}
-		close(cl.done)
+		tok := copyToken(e.tok)
 		c.mu.Unlock()
-		if cl.err != nil {
-			return nil, cl.err
-		}
-		return copyToken(cl.tok), nil
+		return tok, nil
 	}
+}
+
+// completeLocked publishes the outcome of the token request cl for e and
+// wakes its waiters. retry says that the request ended because whoever
+// made it gave up, not because of the endpoint. c.mu must be held.
+func (c *Client) completeLocked(e *entry, cl *call, res fetched, ferr error, retry bool) {
+	e.call = nil
+	now := c.cfg.now()
+	switch {
+	case ferr == nil:
+		e.tok, e.refreshAt, e.expiry = res.tok, res.refreshAt, res.expiry
+		e.err, e.errUntil, e.bgRetryAt = nil, time.Time{}, time.Time{}
+		cl.tok = res.tok
+	case e.tok != nil && now.Before(e.expiry):
+		// The refresh failed but the token in hand is still valid.
+		if remembered(ferr) {
+			e.err, e.errUntil = ferr, now.Add(c.cfg.backoff)
+		}
+		cl.tok = e.tok
+	default:
+		if remembered(ferr) {
+			e.err, e.errUntil = ferr, now.Add(c.cfg.backoff)
+		}
+		cl.err, cl.retry = ferr, retry
+	}
+	close(cl.done)
+}
+
+// errClosed is the cancellation cause of background refreshes stopped by
+// Close.
+var errClosed = errors.New("tokensource: client closed")
+
+// refreshInBackgroundLocked starts the one background refresh of e. It
+// runs detached from the caller's context (keeping its values), bounded
+// by c.cfg.bgTimeout, and is stopped by Close. c.mu must be held and no
+// request may be in flight for e.
+func (c *Client) refreshInBackgroundLocked(ctx context.Context, e *entry, p prepared) {
+	cl := &call{done: make(chan struct{})}
+	e.call = cl
+	stopCtx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	bctx, cancel := context.WithTimeout(stopCtx, c.cfg.bgTimeout)
+	if c.bg == nil {
+		c.bg = map[*call]context.CancelCauseFunc{}
+	}
+	c.bg[cl] = stop
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer stop(nil)
+		defer cancel()
+		res, ferr := c.fetch(bctx, p)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.bg, cl)
+		c.completeLocked(e, cl, res, ferr, ferr != nil && errors.Is(context.Cause(stopCtx), errClosed))
+		if ferr != nil {
+			// Not again in the background before the backoff; once the
+			// token has expired, the next caller asks itself.
+			e.bgRetryAt = c.cfg.now().Add(c.cfg.backoff)
+		}
+	}()
+}
+
+// Close stops the background refreshes in flight and waits for them to
+// end. Calling it is optional: a background refresh ends by itself within
+// its timeout (see [Config].HTTPClient). Call it when shutting down, or at
+// the end of a test that checks for leaked goroutines.
+//
+// The Client stays usable after Close, without background refreshes: a
+// cached token is returned until it expires, then the next call asks the
+// token endpoint itself. Close is safe to call more than once and always
+// returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	for _, stop := range c.bg {
+		stop(errClosed)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	return nil
 }
 
 // evictLocked makes room for one entry: first entries with nothing usable
@@ -259,7 +361,7 @@ type fetched struct {
 func (c *Client) fetch(ctx context.Context, p prepared) (fetched, error) {
 	if rg, ok := p.grant.(*RefreshGrant); ok {
 		if err := rg.lock(ctx); err != nil {
-			return fetched{}, err
+			return fetched{}, fmt.Errorf("tokensource: waiting for another refresh with the same refresh token: %w", err)
 		}
 		defer rg.unlock()
 	}
@@ -335,11 +437,9 @@ func expiresIn(tok *oauth2.Token) int64 {
 
 // mapError turns x/oauth2 errors into this package's. The raw response body
 // (which x/oauth2 puts in its error text when there is no error code) is
-// never included.
+// never included. Network errors, timeouts and cancellation are wrapped,
+// so that errors.Is still tells them apart.
 func mapError(err error, resource string) error {
-	if isContextError(err) {
-		return err
-	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -363,10 +463,6 @@ func mapError(err error, resource string) error {
 func remembered(err error) bool {
 	var oe *Error
 	return errors.As(err, &oe) || errors.Is(err, ErrAudienceMismatch) || errors.Is(err, ErrTokenType)
-}
-
-func isContextError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func authStyle(m AuthMethod) oauth2.AuthStyle {

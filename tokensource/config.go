@@ -113,7 +113,9 @@ type Config struct {
 	// audience or type) is remembered per cache key; calls in that window
 	// get the same error without a request. Default [DefaultErrorBackoff].
 	// Network errors and responses without an error code are not
-	// remembered.
+	// remembered, except that a failed background refresh is not retried
+	// in the background within ErrorBackoff (the cached token is served
+	// until it expires; then callers ask the endpoint themselves).
 	ErrorBackoff time.Duration
 	// MaxCacheEntries bounds the number of cached tokens. Default
 	// [DefaultMaxCacheEntries]. When full, expired entries are dropped
@@ -128,7 +130,10 @@ type Config struct {
 
 	// HTTPClient sends token requests. Default: a client with
 	// [DefaultHTTPTimeout]. Redirects from the token endpoint are never
-	// followed, whatever the client's CheckRedirect says.
+	// followed, whatever the client's CheckRedirect says. Its Timeout
+	// also bounds a background refresh ([Client.Token]); with no Timeout,
+	// a background refresh is bounded by [DefaultHTTPTimeout] and a
+	// request a caller waits for only by the caller's context.
 	HTTPClient *http.Client
 	// AllowHTTPLoopback accepts http (not https) for TokenURL and resource
 	// URIs whose host is a loopback address or "localhost". For local
@@ -152,6 +157,7 @@ type config struct {
 	maxEntries   int
 	checkAud     bool
 	httpClient   *http.Client
+	bgTimeout    time.Duration // bounds a background refresh
 	uopts        canonuri.Options
 	now          func() time.Time
 }
@@ -280,6 +286,10 @@ func (c Config) validate() (config, []error) {
 	}
 	out.httpClient.CheckRedirect = func(*http.Request, []*http.Request) error {
 		return errors.New("tokensource: the token endpoint answered with a redirect, which is not followed")
+	}
+	out.bgTimeout = out.httpClient.Timeout
+	if out.bgTimeout <= 0 {
+		out.bgTimeout = DefaultHTTPTimeout
 	}
 	out.now = c.Now
 	if out.now == nil {

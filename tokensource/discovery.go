@@ -90,7 +90,8 @@ type ResourceInfo struct {
 	MetadataURL string
 	// AuthorizationServers are the issuer identifiers of the
 	// authorization servers (at least one). Fetch their RFC 8414 metadata
-	// to find the token endpoint.
+	// with [Discoverer.DiscoverAuthorizationServer] to find the token
+	// endpoint.
 	AuthorizationServers []string
 	// ScopesSupported is the metadata's "scopes_supported".
 	ScopesSupported []string
@@ -170,11 +171,43 @@ func (d *Discoverer) Discover(ctx context.Context, resourceURL string, wwwAuthen
 // DiscoverFromResponse is [Discoverer.Discover] for a response the
 // resource server sent: the URL used is resp.Request.URL and the
 // challenges are resp's WWW-Authenticate values.
+//
+// A response that http.Client obtained by following a redirect is refused
+// with [ErrResourceMismatch], whatever the origins: its challenge comes
+// from the redirect's target, not from the URL the client called. Checking
+// the metadata against the last URL would hand out the target's
+// authorization servers for a request meant for the first (good → 307 →
+// evil returns evil's metadata); checking it against the first URL would
+// let the target publish a document that claims the first URL. Neither
+// is safe, so the caller decides: call [Discoverer.Discover] with the
+// URL it means to use, or make the request without following redirects.
 func (d *Discoverer) DiscoverFromResponse(ctx context.Context, resp *http.Response) (*ResourceInfo, error) {
 	if resp == nil || resp.Request == nil || resp.Request.URL == nil {
 		return nil, errors.New("tokensource: discovery: the response has no request URL")
 	}
+	if first := originalRequest(resp.Request); first != resp.Request {
+		from := "(unknown)"
+		if first.URL != nil {
+			from = sanitize(first.URL.String(), 300)
+		}
+		return nil, fmt.Errorf("%w: the response comes from %s after a redirect from %s; its challenge does not describe the URL the client called",
+			ErrResourceMismatch, sanitize(resp.Request.URL.String(), 300), from)
+	}
 	return d.Discover(ctx, resp.Request.URL.String(), resp.Header.Values("WWW-Authenticate"))
+}
+
+// originalRequest returns the first request of the redirect chain req is
+// part of (req itself when http.Client followed no redirect). The chain is
+// bounded: http.Client stops after 10 redirects by default, and a custom
+// CheckRedirect cannot make it infinite, but the walk is capped anyway.
+func originalRequest(req *http.Request) *http.Request {
+	for range 1000 {
+		if req.Response == nil || req.Response.Request == nil {
+			break
+		}
+		req = req.Response.Request
+	}
+	return req
 }
 
 func (d *Discoverer) fetch(ctx context.Context, url string) ([]byte, error) {

@@ -2,6 +2,8 @@ package tokensource_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -265,6 +267,52 @@ func TestDiscoverRedirects(t *testing.T) {
 	_, err = d.Discover(context.Background(), resource, []string{`Bearer resource_metadata="` + srv.URL + `/cross"`})
 	require.ErrorIs(t, err, tokensource.ErrMetadata)
 	require.ErrorContains(t, err, "another origin")
+}
+
+// A 401 reached through a redirect is refused, whether the redirect
+// stays on the origin or not: its challenge describes the target, not the
+// URL the client called (good → 307 → evil would otherwise return evil's
+// metadata).
+func TestDiscoverFromResponseRefusesRedirects(t *testing.T) {
+	e := newPRMEnv(t)
+	evil := newPRMEnv(t) // another origin with its own audguard resource at /mcp
+	e.mux.Handle("/cross", http.RedirectHandler(evil.resource, http.StatusTemporaryRedirect))
+	e.mux.Handle("/same", http.RedirectHandler(e.resource, http.StatusTemporaryRedirect))
+	tests := []struct {
+		name, url string
+	}{
+		{name: "redirect to another origin", url: e.srv.URL + "/cross"},
+		{name: "redirect within the origin", url: e.srv.URL + "/same"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := clientFor(t, e, evil).Get(tt.url)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			require.NotNil(t, resp.Request.Response, "http.Client followed the redirect")
+			info, err := e.discoverer.DiscoverFromResponse(context.Background(), resp)
+			require.ErrorIs(t, err, tokensource.ErrResourceMismatch)
+			require.ErrorContains(t, err, "after a redirect from "+tt.url)
+			require.Nil(t, info)
+		})
+	}
+	// Without the redirect, the same resource is discovered.
+	resp := e.challengeResponse(t, e.resource, "")
+	_, err := e.discoverer.DiscoverFromResponse(context.Background(), resp)
+	require.NoError(t, err)
+}
+
+// clientFor returns an HTTP client that trusts the test certificates of
+// both environments' servers.
+func clientFor(t *testing.T, envs ...*prmEnv) *http.Client {
+	pool := x509.NewCertPool()
+	for _, e := range envs {
+		pool.AddCert(e.srv.Certificate())
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func TestDiscoveryConfigValidation(t *testing.T) {

@@ -40,7 +40,12 @@
 // scopes it wants, use a [Discoverer] on the 401 response
 // ([Discoverer.DiscoverFromResponse]): it reads the WWW-Authenticate
 // challenge, fetches the RFC 9728 protected resource metadata and checks
-// that it describes exactly the URL you called.
+// that it describes exactly the URL you called. Then
+// [Discoverer.DiscoverAuthorizationServer] fetches the authorization
+// server's RFC 8414 (or OpenID Connect) metadata, refusing a document
+// for another issuer, and gives the token endpoint to put in
+// Config.TokenURL. The example program in examples/client runs these
+// steps end to end.
 //
 // # Security model
 //
@@ -74,21 +79,34 @@
 //     characters RFC 6749 allows and the raw response body is dropped.
 //     The package does not log. Returned tokens carry no refresh token.
 //   - No hot loops. Concurrent requests for one cache key share one token
-//     request. OAuth error responses and unusable tokens are remembered
+//     request, and its failure: a timeout is not retried by every waiter
+//     in turn. OAuth error responses and unusable tokens are remembered
 //     for Config.ErrorBackoff. Client authentication is never retried
 //     with another method, and the token endpoint's redirects are never
 //     followed.
 //   - No I/O or goroutines in constructors. [New] and [NewDiscoverer]
-//     only validate; nothing runs in the background.
+//     only validate. The only goroutine a [Client] starts is a background
+//     refresh (see Expiry), one per cache key at a time, bounded by a
+//     timeout and stopped by [Client.Close].
 //
 // # Expiry
 //
 // A token is served from the cache until its expiry minus a margin
 // (Config.RefreshMargin; default 10% of the lifetime, at most 30s, at most
 // half the lifetime), computed with Config.Now from "expires_in" (a
-// response without it is assumed to live Config.DefaultLifetime). When a
-// refresh fails while the cached token has not expired, the cached token
-// is returned.
+// response without it is assumed to live Config.DefaultLifetime).
+//
+// Inside the margin the cached token is still valid, so it is returned at
+// once and replaced in the background: a slow or hanging token endpoint
+// delays no caller while a valid token is at hand. The background refresh
+// is one request per cache key, detached from the caller's context,
+// bounded by the HTTP client's Timeout (or [DefaultHTTPTimeout]); if it
+// fails, the cached token is served until it expires and the background
+// refresh is not retried for Config.ErrorBackoff. Once the token has
+// expired, callers wait for a token request (joining the background one
+// if it is still running); an expired token is never returned.
+// [Client.Close] stops background refreshes and waits for them; calling it
+// is optional, as each ends within its timeout.
 //
 // # Errors
 //
@@ -97,7 +115,7 @@
 // unknown to the authorization server), [ErrInvalidScope],
 // [ErrInvalidGrant] and [ErrInvalidClient]. [ErrAudienceMismatch] and
 // [ErrTokenType] are about the issued token, [ErrNoResource] about a
-// request [Transport] refused, and [ErrChallenge], [ErrMetadata] and
-// [ErrResourceMismatch] come from discovery. Network errors and
+// request [Transport] refused, and [ErrChallenge], [ErrMetadata],
+// [ErrResourceMismatch] and [ErrIssuerMismatch] come from discovery. Network errors and
 // cancellation are returned wrapped, unchanged in kind.
 package tokensource

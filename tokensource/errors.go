@@ -35,9 +35,16 @@ var (
 	ErrNoResource = errors.New("tokensource: request URL matches no configured resource")
 	// ErrChallenge: a WWW-Authenticate header could not be parsed.
 	ErrChallenge = errors.New("tokensource: malformed WWW-Authenticate challenge")
-	// ErrMetadata: a protected resource metadata document (RFC 9728) could
-	// not be fetched or is invalid.
-	ErrMetadata = errors.New("tokensource: protected resource metadata unusable")
+	// ErrMetadata: a protected resource metadata document (RFC 9728) or
+	// an authorization server metadata document (RFC 8414) could not be
+	// fetched or is invalid.
+	ErrMetadata = errors.New("tokensource: metadata unusable")
+	// ErrIssuerMismatch: an authorization server metadata document names
+	// another "issuer" than the one discovery was for (RFC 8414 §3.3).
+	// Nothing in it may be used: a client that did would send its
+	// credentials or a user's authorization code to whatever server the
+	// document names (mix-up attack).
+	ErrIssuerMismatch = errors.New("tokensource: authorization server metadata names another issuer")
 	// ErrResourceMismatch: the metadata document's "resource" is not
 	// identical to the URL it was discovered for (RFC 9728 §3.3). Its
 	// contents must not be used.

@@ -21,3 +21,6 @@ func (c *Client) CacheLen() int {
 	defer c.mu.Unlock()
 	return len(c.entries)
 }
+
+// WaitBackground waits for the background refreshes in flight.
+func (c *Client) WaitBackground() { c.wg.Wait() }

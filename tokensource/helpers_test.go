@@ -80,6 +80,7 @@ func (e *env) client(t *testing.T, mutate func(*tokensource.Config)) *tokensourc
 	}
 	c, err := tokensource.New(cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -101,7 +102,16 @@ type recorder struct {
 	base  http.RoundTripper
 	mu    sync.Mutex
 	forms []url.Values
-	hold  chan struct{} // when set, requests wait for it to close
+	hold  chan struct{} // when set, requests wait for it to close (or their context to end)
+}
+
+// setHold makes the following requests wait until the returned channel
+// is closed or their context ends.
+func (r *recorder) setHold() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hold = make(chan struct{})
+	return r.hold
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -117,7 +127,11 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		hold := r.hold
 		r.mu.Unlock()
 		if hold != nil {
-			<-hold
+			select {
+			case <-hold:
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
 		}
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
