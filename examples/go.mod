@@ -1,5 +1,6 @@
 // Module examples: runnable programs showing audguard with net/http, chi,
-// gin, gRPC and the MCP Go SDK. A nested module so that core users never
+// gin, gRPC and the MCP Go SDK, the audguard proxy, and a client that gets
+// audience-bound tokens with tokensource. A nested module so that core users never
 // download the frameworks; the replaces build them against this repository.
 module github.com/audguard/audguard/examples
 
