@@ -2,10 +2,8 @@ package mcpauth
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/audguard/audguard/adapters/mcpauth/internal/route"
 	"github.com/audguard/audguard/adapters/mcpauth/internal/toolscope"
+	"github.com/audguard/audguard/adapters/mcpauth/internal/userid"
 	"github.com/audguard/audguard/middleware"
 )
 
@@ -140,8 +139,8 @@ func MiddlewareWithOptions(v *middleware.Verifier, opts Options) func(http.Handl
 		sdk := auth.RequireBearerToken(verified, sdkOpts)(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, err := v.Authenticate(r.Context(), r.Header.Values("Authorization"), scopes...)
-			if err == nil && claims.Subject == "" && claims.ClientID == "" {
-				err = errAnonymous
+			if err == nil && userid.Anonymous(claims) {
+				err = userid.ErrAnonymous
 			}
 			if err != nil {
 				v.ErrorResponse(err, scopes...).Write(w)
@@ -161,9 +160,6 @@ func MiddlewareWithOptions(v *middleware.Verifier, opts Options) func(http.Handl
 		})
 	}
 }
-
-// errAnonymous refuses a token that names neither subject nor client.
-var errAnonymous = fmt.Errorf("%w: neither sub nor client_id, so sessions cannot be bound to it", middleware.ErrClaims)
 
 // verified is the auth.TokenVerifier handed to the SDK: it returns the
 // TokenInfo of the token Middleware has just verified. Without one (which
@@ -212,8 +208,5 @@ func Claims(ti *auth.TokenInfo) (*middleware.Claims, bool) {
 // [MiddlewareWithOptions] refuses such tokens, so no session is bound to
 // that shared ID.
 func UserID(c *middleware.Claims) string {
-	if c.Subject == "" && c.ClientID != "" {
-		return url.Values{"iss": {c.Issuer}, "client_id": {c.ClientID}}.Encode()
-	}
-	return url.Values{"iss": {c.Issuer}, "sub": {c.Subject}}.Encode()
+	return userid.Of(c)
 }

@@ -31,7 +31,52 @@
 // a token lacking one of its scopes is answered 403 insufficient_scope
 // with every scope the call requires (MCP 2026-07-28 §11.1.1).
 //
+// # Sessions
+//
+// mcp-go does not tie a session to a user: by itself it serves any
+// request carrying a known Mcp-Session-Id, whoever's token came with it.
+// [Handler] and [HandlerWithOptions] therefore bind every session to the
+// user who created it, as the MCP security best practices require and as
+// the go-sdk does with TokenInfo.UserID. Nothing needs to be passed to
+// mcp-go; the binding works with every session mode and SessionIdManager:
+//
+//   - The user is the token's issuer with its subject ("sub"), or with
+//     its client ("client_id") when it has no subject, the same user ID
+//     as mcpauth.UserID. Tokens with neither are refused with 401
+//     invalid_token.
+//   - The response that hands out a session ID (the answer to initialize)
+//     binds that ID to the user of its request before it leaves.
+//   - A later request carrying that ID is served only for the same user,
+//     with any of that user's valid tokens (a refreshed or stepped-up
+//     token keeps its session). Any other user gets 403 "session user
+//     mismatch", for POST, GET (event streams) and DELETE alike, before
+//     mcp-go sees the request.
+//   - An ID the handler does not know (never handed out, ended, forgotten)
+//     gets 404 "session not found"; an MCP client then starts a new
+//     session. The refusals are fixed texts: no session ID, claim or token
+//     is echoed.
+//   - A session ends for the handler when its owner's DELETE succeeds or
+//     when mcp-go answers 404 for it (terminated, swept as idle).
+//
+// The bindings are bounded: at most Options.MaxSessions (10,000 by
+// default) sessions are remembered, and one without a request in flight
+// is forgotten after Options.SessionIdleTimeout (24 hours by default).
+// When the bound is reached, a new session makes the handler forget the
+// least recently used session that has no request in flight; with every
+// session busy, the new session is refused with 503. Idle sessions are
+// dropped as the handler is used; no goroutine is started. mcp-go's own
+// session state is mcp-go's to bound: use server.WithSessionIdleTTL.
+//
+// The bindings live in memory, in the handler: serve each mcp-go server
+// through one Handler, and run one instance, or route every request of a
+// session to the instance that created it (sticky sessions, which mcp-go's
+// stateful mode needs anyway). Without session IDs (server.WithStateLess,
+// or the 2026-07-28 protocol, which has no sessions) nothing is bound; a
+// request that carries an ID anyway gets 404.
+//
 // For custom routing, guard the MCP handler with v.RequireScopes(scopes...)
-// (or v.Handler) and serve v.MetadataHandler() at v.MetadataPath();
-// per-tool scopes need HandlerWithOptions.
+// (or v.Handler) and serve v.MetadataHandler() at v.MetadataPath(); such
+// a handler does not bind sessions to users, so use it only with
+// server.WithStateLess. Per-tool scopes and session binding need
+// HandlerWithOptions.
 package mcpgo

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/audguard/audguard/adapters/mcpauth/internal/route"
+	"github.com/audguard/audguard/adapters/mcpauth/internal/sessionbind"
 	"github.com/audguard/audguard/adapters/mcpauth/internal/toolscope"
+	"github.com/audguard/audguard/adapters/mcpauth/internal/userid"
 	"github.com/audguard/audguard/middleware"
 )
 
@@ -39,6 +42,19 @@ type Options struct {
 	// could not read). Zero or negative means 4 MiB. Without ToolScopes
 	// no body is read.
 	MaxBodyBytes int64
+
+	// MaxSessions bounds the sessions whose user the handler remembers
+	// (see "Sessions" in the package documentation). When it is reached,
+	// a new session makes the handler forget the least recently used
+	// session that has no request in flight; with every session busy, the
+	// new session is refused with 503. Zero or negative means 10,000.
+	MaxSessions int
+
+	// SessionIdleTimeout is how long the handler remembers a session that
+	// has no request in flight (an open event stream is one). A forgotten
+	// session is answered 404, and the client starts a new one. Zero or
+	// negative means 24 hours.
+	SessionIdleTimeout time.Duration
 }
 
 // Handler returns the handler to serve: mcpHandler (typically a
@@ -47,6 +63,18 @@ type Options struct {
 // requests with a valid token for v's resource covering Config.Scopes and
 // scopes and answers every other one with v's response; v's RFC 9728
 // metadata at v.MetadataPath() without a token; 404 for every other path.
+//
+// The token must name its subject ("sub") or its client ("client_id"): a
+// token with neither cannot be told from another such token of its
+// issuer, so no session could be bound to it. It is refused with 401
+// invalid_token ("claims not accepted"), as by the go-sdk adapter. Tokens
+// that follow RFC 9068 carry both.
+//
+// Every session mcpHandler creates is bound to the user of the request
+// that created it, and a request carrying its session ID from any other
+// user is refused with 403 (see "Sessions" in the package
+// documentation). Serve each mcp-go server through one Handler: the
+// bindings live in it.
 //
 // A refused request never reaches mcpHandler. Wrap the result with
 // http.NewCrossOriginProtection().Handler to refuse cross-origin browser
@@ -74,18 +102,26 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}))
 	}
+	sessions := sessionbind.New(opts.MaxSessions, opts.SessionIdleTimeout, nil)
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tools != nil {
-			claims, ok := middleware.ClaimsFromContext(r.Context())
-			if !ok { // RequireScopes stored them; never without
-				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-				return
-			}
-			if r, ok = tools.Check(w, r, claims, scopes); !ok {
-				return
-			}
+		claims, ok := middleware.ClaimsFromContext(r.Context())
+		if !ok { // RequireScopes stored them; never without
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
 		}
-		mcpHandler.ServeHTTP(w, route.Redact(r))
+		if userid.Anonymous(claims) {
+			v.ErrorResponse(userid.ErrAnonymous, scopes...).Write(w)
+			return
+		}
+		serveSession(sessions, w, r, userid.Of(claims), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tools != nil {
+				var ok bool
+				if r, ok = tools.Check(w, r, claims, scopes); !ok {
+					return
+				}
+			}
+			mcpHandler.ServeHTTP(w, route.Redact(r))
+		}))
 	})
 	return route.Handler(v, v.RequireScopes(scopes...)(guarded))
 }
