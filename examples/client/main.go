@@ -227,7 +227,7 @@ func clientFlow(ctx context.Context, w *steps, hc *http.Client, o options, iss *
 
 	w.step("Present A's token to B by hand: B must refuse it (its aud names A)")
 	if err := expectStatus(ctx, hc, infoB.Resource, tokA.AccessToken, http.StatusUnauthorized, w); err != nil {
-		return fmt.Errorf("B accepted a token issued for A: %w", err)
+		return fmt.Errorf("resource B accepted a token issued for A: %w", err)
 	}
 
 	w.step("Call B through the same Transport: tokensource obtains a separate token for B")
@@ -240,7 +240,7 @@ func clientFlow(ctx context.Context, w *steps, hc *http.Client, o options, iss *
 	}
 	w.detail("token for B:     %s", fingerprint(tokB.AccessToken))
 	if tokA.AccessToken == tokB.AccessToken {
-		return errors.New("A and B got the same token")
+		return errors.New("resources A and B got the same token")
 	}
 	w.detail("A and B hold different tokens: the cache is partitioned by resource")
 
