@@ -2,6 +2,10 @@ module github.com/audguard/audguard/bench
 
 go 1.25.0
 
+// Scanned and built like the other modules: the toolchain with the current
+// standard-library security fixes (GOTOOLCHAIN=auto fetches it).
+toolchain go1.26.11
+
 replace github.com/audguard/audguard => ..
 
 require (
