@@ -886,3 +886,66 @@ func TestProxyJWKSURIAndIssuers(t *testing.T) {
 		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "expired")
 	})
 }
+
+// TestProxyUpgrades: only WebSocket upgrades are tunnelled. An h2c upgrade
+// would hand the upstream an HTTP/2 connection whose later requests never
+// pass through the proxy (no token check, the client's own X-Audguard-*
+// headers); the proxy drops the Upgrade header and the request is served
+// as plain HTTP/1.1.
+func TestProxyUpgrades(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Upgrade"))
+		mu.Unlock()
+		if r.Header.Get("Upgrade") == "" {
+			fmt.Fprint(w, "plain")
+			return
+		}
+		// Accept whatever protocol is asked for, as a permissive upstream
+		// (hypercorn takes h2c on the Upgrade header alone) would.
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", r.Header.Get("Upgrade"))
+		_ = brw.Flush()
+	}))
+	t.Cleanup(up.Close)
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", up.URL, "-allow-http-loopback")
+	tok := iss.AccessToken(resource)
+
+	statusLine := func(t *testing.T, upgrade string) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(p.addr, "http://"))
+		require.NoError(t, err)
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: %s\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", tok, upgrade)
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		require.NoError(t, err)
+		return strings.TrimSpace(line)
+	}
+	for _, tc := range []struct {
+		name, upgrade, wantStatus, wantUpstream string
+	}{
+		{name: "h2c", upgrade: "h2c", wantStatus: "HTTP/1.1 200 OK"},
+		{name: "h2c_uppercase", upgrade: "H2C", wantStatus: "HTTP/1.1 200 OK"},
+		{name: "websocket_or_h2c", upgrade: "websocket, h2c", wantStatus: "HTTP/1.1 200 OK"},
+		{name: "websocket", upgrade: "websocket", wantStatus: "HTTP/1.1 101 Switching Protocols", wantUpstream: "websocket"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			require.Equal(t, tc.wantStatus, statusLine(t, tc.upgrade))
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{tc.wantUpstream}, seen, "the Upgrade header the upstream saw")
+		})
+	}
+}

@@ -422,7 +422,25 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Write(w)
 		return
 	}
+	onlyWebSocketUpgrade(r.Header)
 	p.rp.ServeHTTP(w, r.WithContext(middleware.ContextWithClaims(ctx, c)))
+}
+
+// onlyWebSocketUpgrade removes an Upgrade request header that asks for
+// anything but a WebSocket. httputil.ReverseProxy tunnels every protocol
+// switch the upstream accepts; after an h2c upgrade the upstream would
+// take further HTTP/2 requests on that connection that never pass through
+// the proxy: no token check, and the client's own X-Audguard-* headers.
+// Without the header the request goes upstream as plain HTTP/1.1 (a server
+// may always ignore Upgrade, RFC 9110 §7.8). A WebSocket keeps working:
+// its frames are not HTTP requests, and the upgrade request itself was
+// verified.
+func onlyWebSocketUpgrade(h http.Header) {
+	up := h.Values("Upgrade")
+	if len(up) == 0 || len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+		return
+	}
+	h.Del("Upgrade")
 }
 
 func hasControl(s string) bool {
