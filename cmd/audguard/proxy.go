@@ -59,7 +59,7 @@ func (vf *verifyFlags) register(fs *flagSet, withJWKSPolicy bool) {
 		vf.fetchTimeout.positive, vf.maxStale.positive = true, true
 		fs.Var(&vf.cooldown, "jwks-refresh-cooldown", "minimum `duration` between JWKS refreshes caused by unknown key IDs")
 		vf.fetchTimeout.d = jwks.DefaultFetchTimeout
-		fs.Var(&vf.fetchTimeout, "jwks-fetch-timeout", "`duration` limit of one discovery or JWKS fetch")
+		fs.Var(&vf.fetchTimeout, "jwks-fetch-timeout", "time limit of one discovery or JWKS fetch (`duration`)")
 		vf.maxStale.d = jwks.DefaultMaxStale
 		fs.Var(&vf.maxStale, "jwks-max-stale", "how long the last good JWKS is used while fetches fail (`duration`)")
 	}
