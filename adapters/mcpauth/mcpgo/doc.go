@@ -57,6 +57,16 @@
 //     is echoed.
 //   - A session ends for the handler when its owner's DELETE succeeds or
 //     when mcp-go answers 404 for it (terminated, swept as idle).
+//   - A GET without a session ID (a standalone event stream outside any
+//     session) gets 405 "no event stream without a session" with "Allow:
+//     POST, DELETE", as the transport lets a server that offers no such
+//     stream answer; MCP clients then go on without one. mcp-go would
+//     key such a stream under the ID its SessionIdManager generates,
+//     which in stateless mode is "" for everyone, and then run every
+//     user's requests without a session ID on that stream's session,
+//     sending their notifications to the stream's owner. In the other
+//     modes the stream got an ID no client learns, so only a client that
+//     skipped its session's ID loses a stream there.
 //
 // The bindings are bounded: at most Options.MaxSessions (10,000 by
 // default) sessions are remembered, and one without a request in flight
@@ -72,7 +82,12 @@
 // session to the instance that created it (sticky sessions, which mcp-go's
 // stateful mode needs anyway). Without session IDs (server.WithStateLess,
 // or the 2026-07-28 protocol, which has no sessions) nothing is bound; a
-// request that carries an ID anyway gets 404.
+// request that carries an ID anyway gets 404. A stateless server
+// therefore has no standalone event stream: a request's notifications
+// come on its own response, and notifications mcp-go sends to every
+// client (SendNotificationToAllClients, such as list changes) reach no
+// client of the legacy protocol; clients of the 2026-07-28 protocol
+// receive them through subscriptions/listen, a POST.
 //
 // For custom routing, guard the MCP handler with v.RequireScopes(scopes...)
 // (or v.Handler) and serve v.MetadataHandler() at v.MetadataPath(); such

@@ -18,13 +18,27 @@ const (
 	bodySessionMismatch = "session user mismatch"
 	bodyTooManySessions = "too many sessions"
 	bodySessionInvalid  = "invalid session ID"
+	bodyStreamNoSession = "no event stream without a session"
 )
+
+// allowWithoutSession is the Allow header of the 405 answering a GET
+// without a session ID: the endpoint takes POST, and DELETE for a session.
+const allowWithoutSession = "POST, DELETE"
 
 // serveSession hands r, made by user, to next if it carries no session ID
 // or the ID of a session bound to user, and binds to user the session
 // whose ID next's response carries. It refuses a session bound to another
 // user with 403, and an unknown (never bound, ended, idle or forgotten)
 // one with 404, so that the client starts a new session.
+//
+// A GET without a session ID (a standalone event stream outside any
+// session) is refused with 405, which the streamable HTTP transport
+// allows a server that offers no such stream. mcp-go would key its
+// session under the ID its SessionIdManager generates, and in stateless
+// mode that is "" for everyone: every later request without a session
+// ID, whoever made it, would run on that stream's session and send its
+// notifications down the stream. In the other modes the stream got a
+// fresh ID that no client ever learns, so nothing is lost there.
 func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Request, user string, next http.Handler) {
 	var id string
 	switch ids := r.Header.Values(headerSessionID); len(ids) {
@@ -33,6 +47,11 @@ func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Reque
 		id = ids[0]
 	default: // which one a server reads is anyone's guess
 		http.Error(w, bodySessionInvalid, http.StatusBadRequest)
+		return
+	}
+	if id == "" && r.Method == http.MethodGet {
+		w.Header().Set("Allow", allowWithoutSession)
+		http.Error(w, bodyStreamNoSession, http.StatusMethodNotAllowed)
 		return
 	}
 	var held *sessionbind.Handle
