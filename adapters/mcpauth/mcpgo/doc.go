@@ -66,7 +66,9 @@
 //     user's requests without a session ID on that stream's session,
 //     sending their notifications to the stream's owner. In the other
 //     modes the stream got an ID no client learns, so only a client that
-//     skipped its session's ID loses a stream there.
+//     skipped its session's ID loses a stream there. A DELETE without a
+//     session ID gets 400 "missing session ID": mcp-go would clean up the
+//     session "", every user's in stateless mode.
 //
 // The bindings are bounded: at most Options.MaxSessions (10,000 by
 // default) sessions are remembered, and one without a request in flight

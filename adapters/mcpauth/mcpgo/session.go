@@ -19,6 +19,7 @@ const (
 	bodyTooManySessions = "too many sessions"
 	bodySessionInvalid  = "invalid session ID"
 	bodyStreamNoSession = "no event stream without a session"
+	bodyDeleteNoSession = "missing session ID"
 )
 
 // allowWithoutSession is the Allow header of the 405 answering a GET
@@ -39,6 +40,11 @@ const allowWithoutSession = "POST, DELETE"
 // ID, whoever made it, would run on that stream's session and send its
 // notifications down the stream. In the other modes the stream got a
 // fresh ID that no client ever learns, so nothing is lost there.
+//
+// A DELETE without a session ID has no session to end and is refused with
+// 400 (as by the go-sdk). mcp-go would clean up the session "", which in
+// stateless mode is every user's: with an event store that cut off every
+// request stream in flight.
 func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Request, user string, next http.Handler) {
 	var id string
 	switch ids := r.Header.Values(headerSessionID); len(ids) {
@@ -49,10 +55,16 @@ func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Reque
 		http.Error(w, bodySessionInvalid, http.StatusBadRequest)
 		return
 	}
-	if id == "" && r.Method == http.MethodGet {
-		w.Header().Set("Allow", allowWithoutSession)
-		http.Error(w, bodyStreamNoSession, http.StatusMethodNotAllowed)
-		return
+	if id == "" {
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Allow", allowWithoutSession)
+			http.Error(w, bodyStreamNoSession, http.StatusMethodNotAllowed)
+			return
+		case http.MethodDelete:
+			http.Error(w, bodyDeleteNoSession, http.StatusBadRequest)
+			return
+		}
 	}
 	var held *sessionbind.Handle
 	if id != "" {

@@ -179,3 +179,72 @@ func TestStatelessClientListening(t *testing.T) {
 		require.Equal(t, "alice", got)
 	}
 }
+
+// TestDeleteWithoutSessionRefused: a DELETE without a session ID has no
+// session to end; it is answered 400 with a fixed body in every mode and
+// never reaches mcp-go.
+func TestDeleteWithoutSessionRefused(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.name, func(t *testing.T) {
+			env := transporttest.New(t)
+			endpoint := serveWith(t, env.Verifier, mode.opts) + "/files"
+			got := raw(t, endpoint, http.MethodDelete, "", "", bearerFor(env.Issuer, "alice", nil, nil))
+			require.Equal(t, http.StatusBadRequest, got.status)
+			require.Equal(t, "missing session ID\n", got.body)
+		})
+	}
+}
+
+// TestStatelessDeleteSparesOthers: in stateless mode mcp-go ends a
+// DELETE's session by its ID, "" without one, which is every user's: with
+// an event store that detached every request stream in flight, so one
+// user's DELETE cut off another user's answer. Refused, it cannot.
+func TestStatelessDeleteSparesOthers(t *testing.T) {
+	env := transporttest.New(t)
+	release := make(chan struct{})
+	s := server.NewMCPServer("audguard-test", "v0", server.WithToolCapabilities(false))
+	s.AddTool(mcp.NewTool("slow"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		// The notification opens the answer's event stream.
+		if err := server.ServerFromContext(ctx).SendNotificationToClient(ctx, "notifications/message",
+			map[string]any{"level": "info", "data": "started"}); err != nil {
+			return nil, err
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return mcp.NewToolResultText("done"), nil
+	})
+	h := server.NewStreamableHTTPServer(s, server.WithHTTPContextFunc(mcpgo.ContextFunc), server.WithStateLess(true),
+		server.WithEventStore(server.NewInMemoryEventStore()))
+	srv := httptest.NewServer(mcpgo.Handler(env.Verifier, h))
+	t.Cleanup(srv.Close)
+	endpoint := srv.URL + "/files"
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint,
+		strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{}}}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	req.Header.Set("Authorization", bearerFor(env.Issuer, "alice", nil, nil))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && !strings.Contains(sc.Text(), "started") {
+	}
+
+	// Alice's call is in flight, its stream open. Bob sends a DELETE.
+	raw(t, endpoint, http.MethodDelete, "", "", bearerFor(env.Issuer, "bob", nil, nil))
+	close(release)
+	var rest []string
+	for sc.Scan() {
+		rest = append(rest, sc.Text())
+	}
+	require.Contains(t, strings.Join(rest, "\n"), `"text":"done"`, "alice's answer arrives")
+}
