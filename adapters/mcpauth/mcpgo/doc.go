@@ -91,6 +91,28 @@
 // client of the legacy protocol; clients of the 2026-07-28 protocol
 // receive them through subscriptions/listen, a POST.
 //
+// # Limits of mcp-go's stateless mode
+//
+// In stateless mode mcp-go keys the session of every request under the
+// empty session ID, and the handler has no ID to bind. Two consequences
+// are mcp-go's, and the handler cannot prevent them:
+//
+//   - When a tool sends its client a request of its own
+//     (RequestElicitation, RequestSampling, RequestRoots), mcp-go
+//     registers the calling POST's session under "" until the tool stops
+//     waiting, and meanwhile serves every other request of the legacy
+//     protocol (before 2026-07-28), whoever makes it, on that session:
+//     the notifications of their tools can go down the waiting user's
+//     event stream instead of their own. The answer never arrives anyway
+//     (mcp-go refuses a client's answer without a session ID, and the
+//     handler one with an ID it never bound), so the tool waits until its
+//     request ends. Tools of a stateless server must not send such
+//     requests; serve them in the default mode or with
+//     server.WithStateful(true), where each session has its own ID, bound
+//     to its user.
+//   - The level a client sets with logging/setLevel is kept under "" as
+//     well, so it applies to every user's requests.
+//
 // For custom routing, guard the MCP handler with v.RequireScopes(scopes...)
 // (or v.Handler) and serve v.MetadataHandler() at v.MetadataPath(); such
 // a handler does not bind sessions to users, so use it only with
