@@ -71,13 +71,22 @@
 //     session "", every user's in stateless mode.
 //
 // The bindings are bounded: at most Options.MaxSessions (10,000 by
-// default) sessions are remembered, and one without a request in flight
-// is forgotten after Options.SessionIdleTimeout (24 hours by default).
-// When the bound is reached, a new session makes the handler forget the
-// least recently used session that has no request in flight; with every
-// session busy, the new session is refused with 503. Idle sessions are
-// dropped as the handler is used; no goroutine is started. mcp-go's own
-// session state is mcp-go's to bound: use server.WithSessionIdleTTL.
+// default) sessions are remembered, at most Options.MaxSessionsPerUser
+// (100 by default) of them for one user, and one without a request in
+// flight is forgotten after Options.SessionIdleTimeout (24 hours by
+// default). A user at the per-user bound who starts a new session makes
+// the handler forget that user's own least recently used session with no
+// request in flight, never another user's; with every one of them busy,
+// the new session is refused with 429 "too many sessions for this user",
+// for that user alone. When the overall bound is reached, a new session
+// makes the handler forget the least recently used session that has no
+// request in flight, whoever's; with every session busy, it is refused
+// with 503 "too many sessions". With MaxSessionsPerUser well below
+// MaxSessions, one user can therefore neither push out the others'
+// sessions nor, by holding event streams open, have everyone refused: it
+// takes MaxSessions / MaxSessionsPerUser users together. Idle sessions
+// are dropped as the handler is used; no goroutine is started. mcp-go's
+// own session state is mcp-go's to bound: use server.WithSessionIdleTTL.
 //
 // The bindings live in memory, in the handler: serve each mcp-go server
 // through one Handler, and run one instance, or route every request of a

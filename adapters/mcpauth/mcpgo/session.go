@@ -17,6 +17,7 @@ const (
 	bodySessionNotFound = "session not found"
 	bodySessionMismatch = "session user mismatch"
 	bodyTooManySessions = "too many sessions"
+	bodyTooManyOfUser   = "too many sessions for this user"
 	bodySessionInvalid  = "invalid session ID"
 	bodyStreamNoSession = "no event stream without a session"
 	bodyDeleteNoSession = "missing session ID"
@@ -126,8 +127,9 @@ type sessionWriter struct {
 
 // WriteHeader binds the session ID in the response header, if new, and
 // writes the header; when the session cannot be bound it writes a refusal
-// instead (503 when the binding store is full, 500 when the ID is bound to
-// another user, which a server minting fresh IDs never does).
+// instead (429 when the user's sessions are all busy, 503 when every
+// session is, 500 when the ID is bound to another user, which a server
+// minting fresh IDs never does).
 func (sw *sessionWriter) WriteHeader(code int) {
 	if sw.status != 0 {
 		sw.ResponseWriter.WriteHeader(code) // net/http logs the superfluous call
@@ -146,9 +148,13 @@ func (sw *sessionWriter) WriteHeader(code int) {
 	}
 	sw.refused = true
 	sw.Header().Del(headerSessionID)
-	sw.status = http.StatusServiceUnavailable
-	body := bodyTooManySessions
-	if !errors.Is(err, sessionbind.ErrFull) {
+	var body string
+	switch {
+	case errors.Is(err, sessionbind.ErrUserFull):
+		sw.status, body = http.StatusTooManyRequests, bodyTooManyOfUser
+	case errors.Is(err, sessionbind.ErrFull):
+		sw.status, body = http.StatusServiceUnavailable, bodyTooManySessions
+	default:
 		sw.status, body = http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
 	}
 	http.Error(sw.ResponseWriter, body, sw.status)
