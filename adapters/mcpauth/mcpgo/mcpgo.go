@@ -50,6 +50,17 @@ type Options struct {
 	// new session is refused with 503. Zero or negative means 10,000.
 	MaxSessions int
 
+	// MaxSessionsPerUser bounds the sessions the handler remembers for
+	// one user (the token's issuer with its subject, or client). When a
+	// user has that many, the user's new session makes the handler forget
+	// that user's least recently used session with no request in flight,
+	// never another user's; with every one of them busy, the new session
+	// is refused with 429, for that user alone. Keep it well below
+	// MaxSessions: the users it takes to fill MaxSessions can still make
+	// the handler forget each other's idle sessions. Zero or negative
+	// means 100.
+	MaxSessionsPerUser int
+
 	// SessionIdleTimeout is how long the handler remembers a session that
 	// has no request in flight (an open event stream is one). A forgotten
 	// session is answered 404, and the client starts a new one. Zero or
@@ -102,7 +113,11 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}))
 	}
-	sessions := sessionbind.New(opts.MaxSessions, opts.SessionIdleTimeout, nil)
+	sessions := sessionbind.New(sessionbind.Config{
+		MaxSessions:        opts.MaxSessions,
+		MaxSessionsPerUser: opts.MaxSessionsPerUser,
+		IdleTimeout:        opts.SessionIdleTimeout,
+	})
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := middleware.ClaimsFromContext(r.Context())
 		if !ok { // RequireScopes stored them; never without

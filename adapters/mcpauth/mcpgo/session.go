@@ -17,14 +17,35 @@ const (
 	bodySessionNotFound = "session not found"
 	bodySessionMismatch = "session user mismatch"
 	bodyTooManySessions = "too many sessions"
+	bodyTooManyOfUser   = "too many sessions for this user"
 	bodySessionInvalid  = "invalid session ID"
+	bodyStreamNoSession = "no event stream without a session"
+	bodyDeleteNoSession = "missing session ID"
 )
+
+// allowWithoutSession is the Allow header of the 405 answering a GET
+// without a session ID: the endpoint takes POST, and DELETE for a session.
+const allowWithoutSession = "POST, DELETE"
 
 // serveSession hands r, made by user, to next if it carries no session ID
 // or the ID of a session bound to user, and binds to user the session
 // whose ID next's response carries. It refuses a session bound to another
 // user with 403, and an unknown (never bound, ended, idle or forgotten)
 // one with 404, so that the client starts a new session.
+//
+// A GET without a session ID (a standalone event stream outside any
+// session) is refused with 405, which the streamable HTTP transport
+// allows a server that offers no such stream. mcp-go would key its
+// session under the ID its SessionIdManager generates, and in stateless
+// mode that is "" for everyone: every later request without a session
+// ID, whoever made it, would run on that stream's session and send its
+// notifications down the stream. In the other modes the stream got a
+// fresh ID that no client ever learns, so nothing is lost there.
+//
+// A DELETE without a session ID has no session to end and is refused with
+// 400 (as by the go-sdk). mcp-go would clean up the session "", which in
+// stateless mode is every user's: with an event store that cut off every
+// request stream in flight.
 func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Request, user string, next http.Handler) {
 	var id string
 	switch ids := r.Header.Values(headerSessionID); len(ids) {
@@ -34,6 +55,17 @@ func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Reque
 	default: // which one a server reads is anyone's guess
 		http.Error(w, bodySessionInvalid, http.StatusBadRequest)
 		return
+	}
+	if id == "" {
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Allow", allowWithoutSession)
+			http.Error(w, bodyStreamNoSession, http.StatusMethodNotAllowed)
+			return
+		case http.MethodDelete:
+			http.Error(w, bodyDeleteNoSession, http.StatusBadRequest)
+			return
+		}
 	}
 	var held *sessionbind.Handle
 	if id != "" {
@@ -95,8 +127,9 @@ type sessionWriter struct {
 
 // WriteHeader binds the session ID in the response header, if new, and
 // writes the header; when the session cannot be bound it writes a refusal
-// instead (503 when the binding store is full, 500 when the ID is bound to
-// another user, which a server minting fresh IDs never does).
+// instead (429 when the user's sessions are all busy, 503 when every
+// session is, 500 when the ID is bound to another user, which a server
+// minting fresh IDs never does).
 func (sw *sessionWriter) WriteHeader(code int) {
 	if sw.status != 0 {
 		sw.ResponseWriter.WriteHeader(code) // net/http logs the superfluous call
@@ -115,9 +148,13 @@ func (sw *sessionWriter) WriteHeader(code int) {
 	}
 	sw.refused = true
 	sw.Header().Del(headerSessionID)
-	sw.status = http.StatusServiceUnavailable
-	body := bodyTooManySessions
-	if !errors.Is(err, sessionbind.ErrFull) {
+	var body string
+	switch {
+	case errors.Is(err, sessionbind.ErrUserFull):
+		sw.status, body = http.StatusTooManyRequests, bodyTooManyOfUser
+	case errors.Is(err, sessionbind.ErrFull):
+		sw.status, body = http.StatusServiceUnavailable, bodyTooManySessions
+	default:
 		sw.status, body = http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
 	}
 	http.Error(sw.ResponseWriter, body, sw.status)

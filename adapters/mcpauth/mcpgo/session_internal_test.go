@@ -1,6 +1,7 @@
 package mcpgo
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,6 +76,7 @@ func TestServeSession(t *testing.T) {
 		name       string
 		writer     func() http.ResponseWriter
 		prebound   string // bound to "bob" beforehand
+		busy       int    // sessions of "alice" with a request in flight beforehand
 		next       http.Handler
 		wantStatus int
 		wantBody   string
@@ -136,6 +138,15 @@ func TestServeSession(t *testing.T) {
 			wantStatus: http.StatusInternalServerError, wantBody: "Internal Server Error\n",
 		},
 		{
+			name:   "every session of the user busy",
+			writer: func() http.ResponseWriter { return httptest.NewRecorder() },
+			busy:   2,
+			next: mint("s1", func(w http.ResponseWriter) {
+				_, _ = io.WriteString(w, `{"result":"secret"}`)
+			}),
+			wantStatus: http.StatusTooManyRequests, wantBody: "too many sessions for this user\n",
+		},
+		{
 			name:       "no session",
 			writer:     func() http.ResponseWriter { return httptest.NewRecorder() },
 			next:       http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
@@ -144,9 +155,16 @@ func TestServeSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := sessionbind.New(10, time.Hour, nil)
+			store := sessionbind.New(sessionbind.Config{MaxSessions: 10, MaxSessionsPerUser: 2, IdleTimeout: time.Hour})
 			if tt.prebound != "" {
 				require.NoError(t, store.Bind(tt.prebound, "bob"))
+			}
+			for i := range tt.busy {
+				id := fmt.Sprint("busy-", i)
+				require.NoError(t, store.Bind(id, "alice"))
+				res, h := store.Acquire(id, "alice")
+				require.Equal(t, sessionbind.OK, res)
+				t.Cleanup(h.Release)
 			}
 			w := tt.writer()
 			serveSession(store, w, httptest.NewRequest(http.MethodPost, "/", nil), "alice", tt.next)
@@ -179,7 +197,7 @@ func TestServeSession(t *testing.T) {
 // TestServeSessionHeaderRepeated: a request with two session IDs is
 // refused; which one a server would read is not for the guard to guess.
 func TestServeSessionHeaderRepeated(t *testing.T) {
-	store := sessionbind.New(10, time.Hour, nil)
+	store := sessionbind.New(sessionbind.Config{MaxSessions: 10, IdleTimeout: time.Hour})
 	require.NoError(t, store.Bind("s1", "alice"))
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Header.Add(headerSessionID, "s1")

@@ -308,18 +308,7 @@ func TestSessionBound(t *testing.T) {
 
 	// Hold both remembered sessions busy with event streams.
 	for _, s := range sessions[1:] {
-		ctx, cancel := context.WithCancel(t.Context())
-		t.Cleanup(cancel)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
-		require.NoError(t, err)
-		req.Header.Set("Accept", "text/event-stream")
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		req.Header.Set("Mcp-Session-Id", s)
-		req.Header.Set("Authorization", alice)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = resp.Body.Close() })
-		require.Equal(t, http.StatusOK, resp.StatusCode)
+		holdStream(t, endpoint, s, alice)
 	}
 	got = initialize()
 	require.Equal(t, http.StatusServiceUnavailable, got.status)
@@ -335,6 +324,160 @@ func TestSessionBound(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.status, got.body)
 	require.NotEmpty(t, got.session)
 	require.Equal(t, http.StatusOK, raw(t, endpoint, http.MethodPost, callWhoamiBody, got.session, alice).status)
+}
+
+// holdStream opens the event stream (GET) of session with authorization
+// and keeps it open, the session busy, until the test ends.
+func holdStream(t *testing.T, endpoint, session, authorization string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	req.Header.Set("Mcp-Session-Id", session)
+	req.Header.Set("Authorization", authorization)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestSessionsPerUser (review finding): one user's sessions cannot push
+// out another's. A user at Options.MaxSessionsPerUser who starts a new
+// session makes the handler forget that user's own least recently used
+// idle session, however many sessions the store could hold; a user whose
+// sessions are all busy is refused with 429 alone, and everyone else
+// still gets new sessions.
+func TestSessionsPerUser(t *testing.T) {
+	env := transporttest.New(t)
+	endpoint := serveOptions(t, env.Verifier, []server.StreamableHTTPOption{server.WithStateful(true)},
+		mcpgo.Options{MaxSessions: 4, MaxSessionsPerUser: 2}) + "/files"
+	alice, bob := bearerFor(env.Issuer, "alice", nil, nil), bearerFor(env.Issuer, "bob", nil, nil)
+	initialize := func(authorization string) string {
+		t.Helper()
+		got := raw(t, endpoint, http.MethodPost, initializeBody, "", authorization)
+		require.Equal(t, http.StatusOK, got.status, got.body)
+		require.NotEmpty(t, got.session)
+		return got.session
+	}
+	calls := func(session, authorization string) int {
+		t.Helper()
+		return raw(t, endpoint, http.MethodPost, callWhoamiBody, session, authorization).status
+	}
+
+	aliceSession := initialize(alice)
+	var bobSessions []string
+	for range 5 { // more than MaxSessions
+		bobSessions = append(bobSessions, initialize(bob))
+	}
+	require.Equal(t, http.StatusOK, calls(aliceSession, alice), "alice's session survived bob's")
+	for i, s := range bobSessions {
+		want := http.StatusNotFound
+		if i >= len(bobSessions)-2 {
+			want = http.StatusOK
+		}
+		require.Equal(t, want, calls(s, bob), "bob's session %d", i)
+	}
+
+	// Bob's two sessions busy: only Bob is refused a new one.
+	for _, s := range bobSessions[3:] {
+		holdStream(t, endpoint, s, bob)
+	}
+	got := raw(t, endpoint, http.MethodPost, initializeBody, "", bob)
+	require.Equal(t, http.StatusTooManyRequests, got.status)
+	require.Equal(t, "too many sessions for this user\n", got.body)
+	require.Empty(t, got.session, "the ID of a session that is not bound never leaves")
+	for _, s := range bobSessions[3:] {
+		require.Equal(t, http.StatusOK, calls(s, bob), "busy sessions are kept")
+	}
+	second := initialize(alice)
+	for _, s := range []string{aliceSession, second} {
+		require.Equal(t, http.StatusOK, calls(s, alice))
+	}
+}
+
+// TestSessionsPerUserConcurrent: under -race, users start more sessions
+// than their maximum all at once; each keeps exactly its maximum, and a
+// bystander's session survives.
+func TestSessionsPerUserConcurrent(t *testing.T) {
+	const (
+		users   = 4
+		each    = 6
+		perUser = 2
+	)
+	env := transporttest.New(t)
+	endpoint := serveOptions(t, env.Verifier, []server.StreamableHTTPOption{server.WithStateful(true)},
+		mcpgo.Options{MaxSessions: 100, MaxSessionsPerUser: perUser}) + "/files"
+	carol := bearerFor(env.Issuer, "carol", nil, nil)
+	carolSession := raw(t, endpoint, http.MethodPost, initializeBody, "", carol)
+	require.Equal(t, http.StatusOK, carolSession.status)
+
+	authorization := make([]string, users)
+	for u := range users {
+		authorization[u] = bearerFor(env.Issuer, fmt.Sprint("user-", u), nil, nil)
+	}
+	// send posts body in session (none when "") with authorization and
+	// returns the status and session ID of the answer.
+	send := func(body, session, authorization string) (int, string, error) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, endpoint, strings.NewReader(body))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		req.Header.Set("Authorization", authorization)
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), err
+	}
+	sessions := make([][]string, users)
+	errs := make([]error, users*each)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range errs {
+		u := i % users
+		wg.Go(func() {
+			status, session, err := send(initializeBody, "", authorization[u])
+			if err == nil && (status != http.StatusOK || session == "") {
+				err = fmt.Errorf("user-%d: initialize answered %d", u, status)
+			}
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			mu.Lock()
+			sessions[u] = append(sessions[u], session)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	for u := range users {
+		live := 0
+		for _, s := range sessions[u] {
+			status, _, err := send(callWhoamiBody, s, authorization[u])
+			require.NoError(t, err)
+			require.Contains(t, []int{http.StatusOK, http.StatusNotFound}, status)
+			if status == http.StatusOK {
+				live++
+			}
+		}
+		require.Equal(t, perUser, live, "user-%d", u)
+	}
+	require.Equal(t, http.StatusOK, raw(t, endpoint, http.MethodPost, callWhoamiBody, carolSession.session, carol).status)
 }
 
 // TestAnonymousTokenRefused: as in the go-sdk adapter, a token naming

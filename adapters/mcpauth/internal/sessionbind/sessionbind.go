@@ -11,6 +11,9 @@ import (
 const (
 	// DefaultMaxSessions bounds the sessions a Store remembers.
 	DefaultMaxSessions = 10000
+	// DefaultMaxSessionsPerUser bounds the sessions a Store remembers for
+	// one user.
+	DefaultMaxSessionsPerUser = 100
 	// DefaultIdleTimeout is how long a Store remembers a session with no
 	// request in flight.
 	DefaultIdleTimeout = 24 * time.Hour
@@ -21,6 +24,10 @@ var (
 	// ErrFull: the store holds its maximum of sessions and each of them
 	// has a request in flight, so none can be forgotten for a new one.
 	ErrFull = errors.New("sessionbind: every session is in use")
+	// ErrUserFull: the store holds the user's maximum of sessions and
+	// each of them has a request in flight. Other users' sessions are
+	// never forgotten to make room over a user's own maximum.
+	ErrUserFull = errors.New("sessionbind: every session of the user is in use")
 	// ErrTaken: the session ID is bound to another user.
 	ErrTaken = errors.New("sessionbind: session bound to another user")
 )
@@ -40,20 +47,45 @@ const (
 	OK
 )
 
-// Store binds session IDs to users. It holds at most max entries and
-// forgets a session that has had no request in flight for longer than
-// idle; when full, binding a new session forgets the least recently used
-// session that has no request in flight. A session with a request in
-// flight (such as an open event stream) is never forgotten. Safe for
-// concurrent use.
+// Config configures [New]. Zero values mean the defaults.
+type Config struct {
+	// MaxSessions bounds the sessions the Store holds
+	// (DefaultMaxSessions when <= 0).
+	MaxSessions int
+	// MaxSessionsPerUser bounds the sessions the Store holds for one user
+	// (DefaultMaxSessionsPerUser when <= 0).
+	MaxSessionsPerUser int
+	// IdleTimeout is how long the Store holds a session with no request
+	// in flight (DefaultIdleTimeout when <= 0).
+	IdleTimeout time.Duration
+	// Now reads the time (time.Now when nil).
+	Now func() time.Time
+}
+
+// Store binds session IDs to users. It holds at most MaxSessions entries,
+// at most MaxSessionsPerUser of them for one user, and forgets a session
+// that has had no request in flight for longer than IdleTimeout. Binding
+// a new session for a user who has the maximum forgets that user's least
+// recently used session with no request in flight, never another user's;
+// binding one when the store is full forgets the store's least recently
+// used session with no request in flight, whoever's. A session with a
+// request in flight (such as an open event stream) is never forgotten.
+// Safe for concurrent use.
 type Store struct {
-	max  int
-	idle time.Duration
-	now  func() time.Time
+	max, maxPerUser int
+	idle            time.Duration
+	now             func() time.Time
 
 	mu       sync.Mutex
 	sessions map[string]*entry
 	idleLRU  list.List // of *entry with no request in flight, least recently used first
+	users    map[string]*userSessions
+}
+
+// userSessions are the sessions of one user.
+type userSessions struct {
+	n       int       // sessions held
+	idleLRU list.List // of *entry with no request in flight, least recently used first
 }
 
 // entry is one bound session.
@@ -61,30 +93,34 @@ type entry struct {
 	id, user string
 	inFlight int           // requests being served
 	used     time.Time     // end of the last request, or the binding
-	elem     *list.Element // in idleLRU when inFlight == 0
+	elem     *list.Element // in Store.idleLRU when inFlight == 0
+	userElem *list.Element // in its userSessions.idleLRU when inFlight == 0
 	gone     bool          // removed from the store
 }
 
-// New returns a Store holding at most max sessions (DefaultMaxSessions
-// when max <= 0) and forgetting sessions idle for longer than idle
-// (DefaultIdleTimeout when idle <= 0), reading the time from now
-// (time.Now when nil).
-func New(max int, idle time.Duration, now func() time.Time) *Store {
-	if max <= 0 {
-		max = DefaultMaxSessions
+// New returns a Store configured by c.
+func New(c Config) *Store {
+	s := &Store{max: c.MaxSessions, maxPerUser: c.MaxSessionsPerUser, idle: c.IdleTimeout, now: c.Now,
+		sessions: make(map[string]*entry), users: make(map[string]*userSessions)}
+	if s.max <= 0 {
+		s.max = DefaultMaxSessions
 	}
-	if idle <= 0 {
-		idle = DefaultIdleTimeout
+	if s.maxPerUser <= 0 {
+		s.maxPerUser = DefaultMaxSessionsPerUser
 	}
-	if now == nil {
-		now = time.Now
+	if s.idle <= 0 {
+		s.idle = DefaultIdleTimeout
 	}
-	return &Store{max: max, idle: idle, now: now, sessions: make(map[string]*entry)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // Bind binds the new session id to user. Binding an id again to the same
 // user does nothing; it returns [ErrTaken] when id is bound to another
-// user and [ErrFull] when no room can be made.
+// user, [ErrUserFull] when no room can be made among user's sessions and
+// [ErrFull] when none can be made in the store.
 func (s *Store) Bind(id, user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,6 +132,13 @@ func (s *Store) Bind(id, user string) error {
 		}
 		return nil
 	}
+	if u := s.users[user]; u != nil && u.n >= s.maxPerUser {
+		front := u.idleLRU.Front()
+		if front == nil {
+			return ErrUserFull
+		}
+		s.remove(front.Value.(*entry))
+	}
 	if len(s.sessions) >= s.max {
 		front := s.idleLRU.Front()
 		if front == nil {
@@ -103,9 +146,15 @@ func (s *Store) Bind(id, user string) error {
 		}
 		s.remove(front.Value.(*entry))
 	}
+	u := s.users[user]
+	if u == nil {
+		u = new(userSessions)
+		s.users[user] = u
+	}
+	u.n++
 	e := &entry{id: id, user: user, used: now}
-	e.elem = s.idleLRU.PushBack(e)
 	s.sessions[id] = e
+	s.pushIdle(e)
 	return nil
 }
 
@@ -127,8 +176,7 @@ func (s *Store) Acquire(id, user string) (Result, *Handle) {
 		return Mismatch, nil
 	}
 	if e.inFlight == 0 {
-		s.idleLRU.Remove(e.elem)
-		e.elem = nil
+		s.removeIdle(e)
 	}
 	e.inFlight++
 	return OK, &Handle{s: s, e: e}
@@ -163,7 +211,7 @@ func (s *Store) release(e *entry, end bool) {
 		s.remove(e)
 	case e.inFlight == 0:
 		e.used = s.now()
-		e.elem = s.idleLRU.PushBack(e)
+		s.pushIdle(e)
 	}
 }
 
@@ -172,6 +220,16 @@ func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
+}
+
+// UserLen returns the number of sessions the store holds for user.
+func (s *Store) UserLen(user string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[user]; u != nil {
+		return u.n
+	}
+	return 0
 }
 
 // expire forgets the sessions idle for too long, least recently used
@@ -192,12 +250,32 @@ func (s *Store) expired(e *entry, now time.Time) bool {
 	return now.Sub(e.used) > s.idle
 }
 
-// remove forgets e.
-func (s *Store) remove(e *entry) {
+// pushIdle makes e, which has no request in flight, the most recently
+// used idle session of the store and of its user.
+func (s *Store) pushIdle(e *entry) {
+	e.elem = s.idleLRU.PushBack(e)
+	e.userElem = s.users[e.user].idleLRU.PushBack(e)
+}
+
+// removeIdle takes e out of the idle lists, if it is in them.
+func (s *Store) removeIdle(e *entry) {
 	if e.elem != nil {
 		s.idleLRU.Remove(e.elem)
 		e.elem = nil
 	}
+	if e.userElem != nil {
+		s.users[e.user].idleLRU.Remove(e.userElem)
+		e.userElem = nil
+	}
+}
+
+// remove forgets e.
+func (s *Store) remove(e *entry) {
+	s.removeIdle(e)
 	delete(s.sessions, e.id)
 	e.gone = true
+	u := s.users[e.user]
+	if u.n--; u.n == 0 {
+		delete(s.users, e.user)
+	}
 }

@@ -45,6 +45,7 @@ const (
 	end               // End the handle kept under id
 	advance           // advance the clock by d
 	length            // Len() == n
+	userLen           // UserLen(user) == n
 )
 
 type step struct {
@@ -60,9 +61,10 @@ type step struct {
 func TestStore(t *testing.T) {
 	const idle = time.Hour
 	tests := []struct {
-		name  string
-		max   int
-		steps []step
+		name       string
+		max        int
+		maxPerUser int
+		steps      []step
 	}{
 		{
 			name: "bound to its user",
@@ -179,11 +181,90 @@ func TestStore(t *testing.T) {
 				{op: acquire, id: "s1", user: "bob", result: sessionbind.OK},
 			},
 		},
+		{
+			name:       "user at its maximum: its own least recently used idle session makes room",
+			max:        10,
+			maxPerUser: 2,
+			steps: []step{
+				{op: bind, id: "a1", user: "alice"},
+				{op: bind, id: "b1", user: "bob"},
+				{op: bind, id: "b2", user: "bob"},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.OK},
+				{op: release, id: "b1"},
+				{op: bind, id: "b3", user: "bob"},
+				{op: acquire, id: "b2", user: "bob", result: sessionbind.Unknown},
+				{op: bind, id: "b4", user: "bob"},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.Unknown},
+				{op: userLen, user: "bob", n: 2},
+				{op: acquire, id: "a1", user: "alice", result: sessionbind.OK},
+				{op: acquire, id: "b3", user: "bob", result: sessionbind.OK},
+				{op: acquire, id: "b4", user: "bob", result: sessionbind.OK},
+				{op: length, n: 3},
+			},
+		},
+		{
+			name:       "user at its maximum with every session busy: only that user is refused",
+			max:        10,
+			maxPerUser: 2,
+			steps: []step{
+				{op: bind, id: "a1", user: "alice"},
+				{op: bind, id: "b1", user: "bob"},
+				{op: bind, id: "b2", user: "bob"},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.OK},
+				{op: acquire, id: "b2", user: "bob", result: sessionbind.OK},
+				{op: bind, id: "b3", user: "bob", err: sessionbind.ErrUserFull},
+				{op: bind, id: "a2", user: "alice"},
+				{op: acquire, id: "a1", user: "alice", result: sessionbind.OK},
+				{op: userLen, user: "bob", n: 2},
+				{op: release, id: "b2"},
+				{op: bind, id: "b3", user: "bob"},
+				{op: acquire, id: "b2", user: "bob", result: sessionbind.Unknown},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.OK},
+			},
+		},
+		{
+			name:       "user at its maximum in a full store: the user's own session makes room",
+			max:        3,
+			maxPerUser: 2,
+			steps: []step{
+				{op: bind, id: "a1", user: "alice"},
+				{op: bind, id: "b1", user: "bob"},
+				{op: bind, id: "b2", user: "bob"},
+				{op: bind, id: "b3", user: "bob"},
+				{op: acquire, id: "a1", user: "alice", result: sessionbind.OK},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.Unknown},
+				{op: length, n: 3},
+			},
+		},
+		{
+			name:       "ended, expired and forgotten sessions leave the user's count",
+			max:        3,
+			maxPerUser: 2,
+			steps: []step{
+				{op: bind, id: "b1", user: "bob"},
+				{op: bind, id: "b2", user: "bob"},
+				{op: acquire, id: "b1", user: "bob", result: sessionbind.OK},
+				{op: end, id: "b1"},
+				{op: userLen, user: "bob", n: 1},
+				{op: advance, d: idle + time.Nanosecond},
+				{op: acquire, id: "b2", user: "bob", result: sessionbind.Unknown},
+				{op: userLen, user: "bob", n: 0},
+				{op: bind, id: "b3", user: "bob"},
+				{op: bind, id: "a1", user: "alice"},
+				{op: bind, id: "c1", user: "carol"},
+				{op: bind, id: "d1", user: "dave"},
+				{op: userLen, user: "bob", n: 0},
+				{op: bind, id: "b4", user: "bob"},
+				{op: bind, id: "b5", user: "bob"},
+				{op: userLen, user: "bob", n: 2},
+				{op: length, n: 3},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{now: time.Unix(1700000000, 0)}
-			s := sessionbind.New(tt.max, idle, c.Now)
+			s := sessionbind.New(sessionbind.Config{MaxSessions: tt.max, MaxSessionsPerUser: tt.maxPerUser, IdleTimeout: idle, Now: c.Now})
 			handles := map[string]*sessionbind.Handle{}
 			for i, st := range tt.steps {
 				msg := fmt.Sprintf("step %d", i)
@@ -210,6 +291,8 @@ func TestStore(t *testing.T) {
 					c.advance(st.d)
 				case length:
 					require.Equal(t, st.n, s.Len(), msg)
+				case userLen:
+					require.Equal(t, st.n, s.UserLen(st.user), msg)
 				}
 			}
 		})
@@ -220,7 +303,7 @@ func TestStore(t *testing.T) {
 // requests is in flight (an event stream) stays ended when that request
 // ends, and a second Release of a handle counts once.
 func TestEndWhileInFlight(t *testing.T) {
-	s := sessionbind.New(10, time.Hour, nil)
+	s := sessionbind.New(sessionbind.Config{MaxSessions: 10, IdleTimeout: time.Hour})
 	require.NoError(t, s.Bind("s1", "alice"))
 	res, stream := s.Acquire("s1", "alice")
 	require.Equal(t, sessionbind.OK, res)
@@ -242,39 +325,60 @@ func TestEndWhileInFlight(t *testing.T) {
 	require.NotNil(t, h, "a released handle cannot end its session")
 }
 
-// TestDefaults: zero values mean DefaultMaxSessions and
-// DefaultIdleTimeout.
+// TestDefaults: zero values mean DefaultMaxSessions,
+// DefaultMaxSessionsPerUser and DefaultIdleTimeout.
 func TestDefaults(t *testing.T) {
+	const perUser = sessionbind.DefaultMaxSessionsPerUser
 	c := &clock{now: time.Unix(1700000000, 0)}
-	s := sessionbind.New(0, 0, c.Now)
+	s := sessionbind.New(sessionbind.Config{Now: c.Now})
+	for i := range perUser + 1 {
+		require.NoError(t, s.Bind(fmt.Sprint("alice-", i), "alice"))
+	}
+	require.Equal(t, perUser, s.UserLen("alice"))
+	res, _ := s.Acquire("alice-0", "alice")
+	require.Equal(t, sessionbind.Unknown, res, "the user's least recently used session made room")
+
+	s = sessionbind.New(sessionbind.Config{Now: c.Now})
+	user := func(i int) string { return fmt.Sprint("user-", i/perUser) }
 	for i := range sessionbind.DefaultMaxSessions + 1 {
-		require.NoError(t, s.Bind(fmt.Sprint(i), "alice"))
+		require.NoError(t, s.Bind(fmt.Sprint(i), user(i)))
 	}
 	require.Equal(t, sessionbind.DefaultMaxSessions, s.Len())
-	res, _ := s.Acquire("0", "alice")
+	res, _ = s.Acquire("0", user(0))
 	require.Equal(t, sessionbind.Unknown, res, "the least recently used session made room")
 
 	c.advance(sessionbind.DefaultIdleTimeout)
-	res, h := s.Acquire("1", "alice")
+	res, h := s.Acquire("1", user(1))
 	require.Equal(t, sessionbind.OK, res)
 	h.Release()
 	c.advance(sessionbind.DefaultIdleTimeout + time.Nanosecond)
-	res, _ = s.Acquire("2", "alice")
+	res, _ = s.Acquire("2", user(2))
 	require.Equal(t, sessionbind.Unknown, res)
 }
 
-// TestConcurrent: under -race, concurrent binds, checks and releases keep
-// the bound and never let one user into another's session.
+// TestConcurrent: under -race, concurrent binds, checks and releases by
+// users sharing goroutines, each holding some requests in flight, keep
+// both bounds and never let one user into another's session.
 func TestConcurrent(t *testing.T) {
-	const max = 16
-	s := sessionbind.New(max, time.Hour, nil)
+	const (
+		max        = 16
+		maxPerUser = 3
+		users      = 4
+	)
+	s := sessionbind.New(sessionbind.Config{MaxSessions: max, MaxSessionsPerUser: maxPerUser, IdleTimeout: time.Hour})
 	// work runs one goroutine's share and reports the first violation.
 	work := func(g int) error {
-		user := fmt.Sprint("user-", g)
+		user := fmt.Sprint("user-", g%users)
+		var held []*sessionbind.Handle // requests in flight, released in turn
+		defer func() {
+			for _, h := range held {
+				h.Release()
+			}
+		}()
 		for i := range 200 {
 			id := fmt.Sprintf("%d-%d", g, i)
 			if err := s.Bind(id, user); err != nil {
-				if !errors.Is(err, sessionbind.ErrFull) {
+				if !errors.Is(err, sessionbind.ErrFull) && !errors.Is(err, sessionbind.ErrUserFull) {
 					return err
 				}
 				continue
@@ -285,10 +389,17 @@ func TestConcurrent(t *testing.T) {
 				if other, _ := s.Acquire(id, "someone else"); other != sessionbind.Mismatch {
 					return fmt.Errorf("%s: another user got %v", id, other)
 				}
-				if i%3 == 0 {
+				switch i % 3 {
+				case 0:
 					h.End()
-				} else {
+				case 1:
 					h.Release()
+				default:
+					held = append(held, h)
+					if len(held) > 1 {
+						held[0].Release()
+						held = held[1:]
+					}
 				}
 			case sessionbind.Unknown: // forgotten to make room
 			default:
@@ -296,6 +407,9 @@ func TestConcurrent(t *testing.T) {
 			}
 			if n := s.Len(); n > max {
 				return fmt.Errorf("%d sessions held", n)
+			}
+			if n := s.UserLen(user); n > maxPerUser {
+				return fmt.Errorf("%d sessions held for %s", n, user)
 			}
 		}
 		return nil
@@ -309,5 +423,11 @@ func TestConcurrent(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	require.LessOrEqual(t, s.Len(), max)
+	sum := 0
+	for u := range users {
+		n := s.UserLen(fmt.Sprint("user-", u))
+		require.LessOrEqual(t, n, maxPerUser)
+		sum += n
+	}
+	require.Equal(t, s.Len(), sum, "the users' counts add up to the store's")
 }

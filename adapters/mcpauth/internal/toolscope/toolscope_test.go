@@ -37,6 +37,8 @@ func TestTools(t *testing.T) {
 		{name: "repeated params", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write"},"params":{"name":"read"}}`, want: []string{"read", "write"}},
 		{name: "repeated method", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"write"}}`, want: []string{"write"}},
 		{name: "escaped member names", body: `{"jsonrpc":"2.0","id":1,"m\u0065thod":"tools\/call","params":{"n\u0061me":"wr\u0069te"}}`, want: []string{"write"}},
+		{name: "method spelled in escapes only", body: `{"jsonrpc":"2.0","id":1,"method":"\u0074\u006f\u006f\u006c\u0073\u002f\u0063\u0061\u006c\u006c","params":{"name":"write"}}`, want: []string{"write"}},
+		{name: "no call and no escape", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"tools/cal"}}`},
 		{name: "long s folds like encoding/json", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","paramſ":{"name":"write"}}`, want: []string{"write"}},
 		{name: "name in arguments does not count", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","arguments":{"name":"write"}}}`, want: []string{"read"}},
 		{name: "name not a string", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}`},
@@ -108,6 +110,7 @@ func mcpgoTools(body []byte) []string {
 func FuzzToolsCoversSDKs(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"\u0074ools\/call","params":{"name":"write"}}`,
 		`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write"}}]`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write","NAME":"read"}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write","name":"read"}}`,
@@ -213,5 +216,38 @@ func TestNew(t *testing.T) {
 		g, err = toolscope.New(env.Verifier, map[string][]string{"ok": {"files:write"}, "bad": bad}, 0)
 		require.Error(t, err, "%q", bad)
 		require.Nil(t, g)
+	}
+}
+
+// adversarialBodies are the review's costly bodies of the default bound
+// (4 MiB): many cheap values for a streaming decoder to visit one by one.
+func adversarialBodies() map[string][]byte {
+	const max = toolscope.DefaultMaxBodyBytes
+	var distinct strings.Builder
+	for i := 0; distinct.Len() < max-100; i++ {
+		distinct.WriteString(`"name":"` + strings.Repeat("x", i%50) + `",`)
+	}
+	return map[string][]byte{
+		"batch of empty objects":     []byte("[" + strings.Repeat("{},", max/3) + "{}]"),
+		"batch of calls":             []byte("[" + strings.Repeat(`{"method":"tools/call","params":{"name":"a"}},`, max/46) + "{}]"),
+		"repeated names":             []byte(`{"method":"tools/call","params":{` + strings.Repeat(`"name":"x",`, max/11) + `"a":1}}`),
+		"distinct names":             []byte(`{"method":"tools/call","params":{` + distinct.String() + `"a":1}}`),
+		"many members, then a call":  []byte(`{` + strings.Repeat(`"a":1,`, max/6) + `"method":"tools/call"}`),
+		"many members, not a call":   []byte(`{` + strings.Repeat(`"a":1,`, max/6) + `"method":"tools/list"}`),
+		"many members, escaped call": []byte(`{` + strings.Repeat(`"a":1,`, max/6) + `"method":"tools\/call"}`),
+	}
+}
+
+// BenchmarkToolsAdversarial: go test -run '^$' -bench ToolsAdversarial
+// -benchtime 3x. Only bodies that could name tools/call (literally or
+// with an escape) are parsed.
+func BenchmarkToolsAdversarial(b *testing.B) {
+	for name, body := range adversarialBodies() {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				toolscope.Tools(body)
+			}
+		})
 	}
 }
