@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -172,4 +173,49 @@ func TestRemoteIssuerDiscoveryMismatch(t *testing.T) {
 	require.ErrorIs(t, err, middleware.ErrKeysUnavailable)
 	require.ErrorIs(t, err, jwks.ErrIssuerMismatch)
 	require.Zero(t, iss.JWKSFetches())
+}
+
+// TestRemoteRSAKeysWithoutAlg: an issuer that signs PS256 and publishes its
+// RSA key without "alg" (common outside the big providers) is verified when
+// the allow-list names PS256 as its only RSA algorithm; with the default
+// allow-list such a key stays bound to RS256 alone and PS256 tokens are
+// refused (standards-and-attacks §3 C7: never "try all algorithms").
+func TestRemoteRSAKeysWithoutAlg(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"PS256"}})
+	iss.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var set struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		require.NoError(t, json.Unmarshal(iss.JWKS(), &set))
+		for _, k := range set.Keys {
+			delete(k, "alg")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	tok := iss.AccessToken(remoteResource)
+
+	for _, tc := range []struct {
+		name    string
+		algs    []string
+		wantErr error
+	}{
+		{name: "only_PS256", algs: []string{"PS256", "ES256"}},
+		{name: "default_list_binds_RS256", wantErr: middleware.ErrSignature},
+		{name: "RS256_and_PS256", algs: []string{"RS256", "PS256"}, wantErr: middleware.ErrSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newRemoteVerifier(t, iss, func(c *middleware.Config) { c.Algorithms = tc.algs })
+			_, err := v.Verify(t.Context(), tok)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+		})
+	}
+	// An explicit JWKS.RSAAlgorithm wins.
+	v := newRemoteVerifier(t, iss, func(c *middleware.Config) { c.JWKS.RSAAlgorithm = "PS256" })
+	_, err := v.Verify(t.Context(), tok)
+	require.NoError(t, err)
 }

@@ -70,6 +70,9 @@ func (v *Verifier) remoteConfig(cfg Config, is Issuer) jwks.RemoteConfig {
 	if cfg.AllowHTTPLoopback {
 		o.AllowHTTPLoopback = true
 	}
+	if o.RSAAlgorithm == "" {
+		o.RSAAlgorithm = v.soleRSAAlgorithm()
+	}
 	if obs := cfg.Observer; obs != nil {
 		prev := o.OnFetch
 		o.OnFetch = func(e jwks.FetchEvent) {
@@ -81,6 +84,24 @@ func (v *Verifier) remoteConfig(cfg Config, is Issuer) jwks.RemoteConfig {
 		}
 	}
 	return jwks.RemoteConfig{Issuer: is.URL, JWKSURI: is.JWKSURI, Options: o}
+}
+
+// soleRSAAlgorithm returns the allow-list's RSA algorithm when it holds
+// exactly one (an issuer that signs PS256 with keys published without
+// "alg", and Algorithms: ["PS256"]), and "" otherwise, leaving the jwks
+// default (RS256). An RSA key without "alg" is still bound to exactly one
+// algorithm (standards-and-attacks §3 C7).
+func (v *Verifier) soleRSAAlgorithm() string {
+	sole := ""
+	for a := range v.cfg.algs {
+		if strings.HasPrefix(a, "RS") || strings.HasPrefix(a, "PS") {
+			if sole != "" {
+				return ""
+			}
+			sole = a
+		}
+	}
+	return sole
 }
 
 // Close stops the background refresh of the remote key sets New created.

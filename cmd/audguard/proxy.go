@@ -45,7 +45,7 @@ func (vf *verifyFlags) register(fs *flagSet, withJWKSPolicy bool) {
 	fs.Var(&vf.issuers, "issuer", "trusted issuer `URL`, compared byte for byte (required; repeatable)")
 	fs.StringVar(&vf.jwksURI, "jwks-uri", "", "JWKS `URL` of the issuer, skipping discovery (single issuer only)")
 	vf.algs.values = middleware.DefaultAlgorithms()
-	fs.Var(&vf.algs, "alg", "accepted signature `algorithms`, comma-separated")
+	fs.Var(&vf.algs, "alg", "accepted signature `algorithms`, comma-separated; RSA keys published without alg are used with the only RSA algorithm listed, or RS256")
 	fs.StringVar(&vf.typ, "typ", "compat", "typ header policy: compat (absent, JWT or at+jwt) or strict (at+jwt and RFC 9068 claims)")
 	vf.leeway.d = middleware.DefaultLeeway
 	fs.Var(&vf.leeway, "leeway", "clock skew tolerated on exp, nbf and iat (`duration`, at most 5m; 0s for none)")
