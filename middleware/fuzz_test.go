@@ -175,6 +175,7 @@ func oracleAccepts(token string) error {
 	var hdr struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
+		Typ string `json:"typ"`
 	}
 	_ = json.Unmarshal(hdrJSON, &hdr)
 	key, ok := fuzzKeys()[hdr.Kid]
@@ -199,7 +200,20 @@ func oracleAccepts(token string) error {
 	if err != nil {
 		return errors.New("payload is not strict base64url")
 	}
-	return oracleClaims(claims)
+	if err := oracleClaims(claims); err != nil {
+		return err
+	}
+	// ID-token markers are accepted only under typ at+jwt.
+	if t := strings.ToLower(strings.TrimPrefix(strings.ToLower(hdr.Typ), "application/")); t != "at+jwt" {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(claims, &m)
+		for _, n := range []string{"nonce", "at_hash", "c_hash"} {
+			if _, ok := m[n]; ok {
+				return fmt.Errorf("%s without typ at+jwt", n)
+			}
+		}
+	}
+	return nil
 }
 
 func oracleSignature(k fuzzKey, in, sig []byte) error {
