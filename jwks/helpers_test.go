@@ -1,14 +1,13 @@
 package jwks_test
 
 import (
-	"bytes"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/audguard/audguard/audtest"
+	"github.com/audguard/audguard/internal/testlog"
 	"github.com/audguard/audguard/jwks"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -39,26 +38,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
-
-// logBuf collects log output from any goroutine.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuf) Count(sub string) int { return strings.Count(l.String(), sub) }
 
 // events records FetchEvents.
 type events struct {
@@ -96,7 +75,7 @@ type harness struct {
 	t     *testing.T
 	iss   *audtest.Issuer
 	clock *clock
-	logs  *logBuf
+	logs  *testlog.Buffer
 	ev    *events
 	r     *jwks.Remote
 	cfg   jwks.RemoteConfig
@@ -109,7 +88,7 @@ func newHarness(t *testing.T, opts audtest.Options, mod func(*jwks.RemoteConfig)
 	if len(opts.Algorithms) == 0 {
 		opts.Algorithms = []string{"ES256"}
 	}
-	h := &harness{t: t, iss: audtest.NewIssuer(t, opts), clock: newClock(), logs: &logBuf{}, ev: &events{}}
+	h := &harness{t: t, iss: audtest.NewIssuer(t, opts), clock: newClock(), logs: &testlog.Buffer{}, ev: &events{}}
 	h.cfg = jwks.RemoteConfig{
 		Issuer: h.iss.URL(),
 		Options: jwks.Options{

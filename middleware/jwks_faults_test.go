@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/audguard/audguard/audtest"
+	"github.com/audguard/audguard/internal/testlog"
 	"github.com/audguard/audguard/jwks"
 	"github.com/audguard/audguard/middleware"
 	"github.com/stretchr/testify/require"
@@ -24,24 +24,7 @@ import (
 type faultEnv struct {
 	iss  *audtest.Issuer
 	v    *middleware.Verifier
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testlog.Buffer
 }
 
 func newFaultEnv(t *testing.T, opts audtest.Options, mod func(*middleware.Config)) *faultEnv {
@@ -49,7 +32,7 @@ func newFaultEnv(t *testing.T, opts audtest.Options, mod func(*middleware.Config
 	if opts.Algorithms == nil {
 		opts.Algorithms = []string{"ES256"}
 	}
-	e := &faultEnv{iss: audtest.NewIssuer(t, opts), logs: &syncBuffer{}}
+	e := &faultEnv{iss: audtest.NewIssuer(t, opts), logs: &testlog.Buffer{}}
 	e.v = newRemoteVerifier(t, e.iss, func(c *middleware.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.JWKS.FetchTimeout = 2 * time.Second

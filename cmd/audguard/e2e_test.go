@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/audguard/audguard/audtest"
+	"github.com/audguard/audguard/internal/testlog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -93,25 +94,8 @@ func (u *upstream) lastRequest() *http.Request {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProxy runs audguard proxy with args and env and waits until it
@@ -121,7 +105,7 @@ func startProxy(t *testing.T, env []string, args ...string) *proc {
 	cmd := exec.Command(binary, append([]string{"proxy", "-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &testlog.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = io.MultiWriter(p.stderr, pw)
 	require.NoError(t, cmd.Start())
 	go func() { p.done <- cmd.Wait(); pw.Close() }()
