@@ -195,15 +195,10 @@ func TestCacheWithRemoteKeys(t *testing.T) {
 // at most 5 allocations at Verify).
 func TestCacheHitAllocations(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
-	v, err := middleware.New(middleware.Config{
-		Resource: resource,
-		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
-		Now:      fixedNow,
-	})
-	require.NoError(t, err)
+	v := newEnvWith(t, iss, nil).v
 	tok := iss.AccessToken(resource, "a", "b")
 	ctx := context.Background()
-	_, err = v.Verify(ctx, tok)
+	_, err := v.Verify(ctx, tok)
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := v.Verify(ctx, tok); err != nil {
@@ -215,13 +210,7 @@ func TestCacheHitAllocations(t *testing.T) {
 
 func TestCacheEvictionKeepsTheBound(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
-	v, err := middleware.New(middleware.Config{
-		Resource:  resource,
-		Issuers:   []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
-		Now:       fixedNow,
-		CacheSize: 32,
-	})
-	require.NoError(t, err)
+	v := newEnvWith(t, iss, func(c *middleware.Config) { c.CacheSize = 32 }).v
 	for i := 0; i < 500; i++ {
 		_, err := v.Verify(context.Background(), iss.AccessToken(resource))
 		require.NoError(t, err)
@@ -236,12 +225,7 @@ func TestCacheEvictionKeepsTheBound(t *testing.T) {
 // memory the cache and other callers share.
 func TestCachedClaimsSlicesAreNotWritableThroughAppend(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{Algorithms: []string{"EdDSA"}, Now: fixedNow})
-	v, err := middleware.New(middleware.Config{
-		Resource: resource,
-		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
-		Now:      fixedNow,
-	})
-	require.NoError(t, err)
+	v := newEnvWith(t, iss, nil).v
 	tok := iss.AccessToken(resource, "a", "b")
 	c1, err := v.Verify(context.Background(), tok)
 	require.NoError(t, err)
