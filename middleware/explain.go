@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,7 +67,13 @@ func (v *Verifier) Explain(ctx context.Context, raw string, scopes ...string) ([
 	now := v.cfg.now()
 	var t parsedToken
 
-	if !add("format", t.split(raw, v.cfg.maxToken), fmt.Sprintf("compact JWS, three segments, %d bytes", len(raw))) {
+	if err := t.split(raw, v.cfg.maxToken); err != nil {
+		add("format", err, "")
+		checks[len(checks)-1].Detail = formatDetail(raw, checks[len(checks)-1].Detail)
+		skip("header", "algorithm", "header parameters", "typ", "claims", "issuer", "key", "signature", "claim types", "audience", "expiry", "not before", "issued at", "profile", "scopes")
+		return checks, first
+	}
+	if !add("format", nil, fmt.Sprintf("compact JWS, three segments, %d bytes", len(raw))) {
 		skip("header", "algorithm", "header parameters", "typ", "claims", "issuer", "key", "signature", "claim types", "audience", "expiry", "not before", "issued at", "profile", "scopes")
 		return checks, first
 	}
@@ -140,22 +148,26 @@ func (v *Verifier) Explain(ctx context.Context, raw string, scopes ...string) ([
 	} else {
 		skip("key", "signature")
 	}
-	unverified := ""
+	// Claims, evaluated even without a verified signature; every claim
+	// check then says that its values are only what the token claims.
+	addClaim := add
 	if !sigOK {
-		unverified = " (unverified: the signature was not checked or did not verify)"
+		addClaim = func(name string, err error, okDetail string) bool {
+			ok := add(name, err, okDetail)
+			checks[len(checks)-1].Detail += " (unverified: the signature was not checked or did not verify)"
+			return ok
+		}
 	}
-
-	// Claims, evaluated even without a verified signature.
-	add("claim types", t.claimErr, "registered claims have their JSON types"+unverified)
+	addClaim("claim types", t.claimErr, "registered claims have their JSON types")
 	audErr := v.checkAudience(&t)
 	var de *detailError
 	if errors.As(audErr, &de) && de.detail == detailAudNoMatch {
 		// Operators get the values; clients never see this text.
 		audErr = fmt.Errorf("%w: aud %s does not contain %s", ErrAudience, showAud(&t), v.cfg.resource)
 	}
-	add("audience", audErr, fmt.Sprintf("aud %s contains %s%s", showAud(&t), v.cfg.resource, unverified))
-	v.explainTimes(&t, now, add)
-	add("profile", v.checkProfile(&t, now), profileSummary(v, &t)+unverified)
+	addClaim("audience", audErr, fmt.Sprintf("aud %s contains %s", showAud(&t), v.cfg.resource))
+	v.explainTimes(&t, now, addClaim)
+	addClaim("profile", v.checkProfile(&t, now), profileSummary(v, &t))
 
 	required := v.requiredScopes(scopes)
 	if first == nil {
@@ -180,8 +192,8 @@ func (v *Verifier) explainTimes(t *parsedToken, now time.Time, add func(string, 
 	switch {
 	case !t.hasExp:
 		err = fmt.Errorf(`%w: "exp" is missing`, ErrExpired)
-	case outOfRange(t.exp):
-		err = fmt.Errorf("%w: exp is out of range", ErrMalformed)
+	case t.datesOutOfRange():
+		err = fmt.Errorf("%w: a NumericDate (exp, nbf or iat) is out of range", ErrMalformed)
 	case !now.Before(toTime(t.exp).Add(lw)):
 		err = fmt.Errorf("%w: exp %s is past, leeway %s", ErrExpired, rel(toTime(t.exp)), lw)
 	}
@@ -235,6 +247,45 @@ func explainError(err error) string {
 		}
 	}
 	return strings.TrimPrefix(msg, "audguard: ")
+}
+
+// formatDetail says in plain words why raw is not a compact JWS
+// (header.payload.signature); detail is the scanner's own reason, used
+// when nothing plainer applies. It never quotes a segment.
+func formatDetail(raw, detail string) string {
+	segs := strings.Split(raw, ".")
+	switch {
+	case raw == "":
+		return "the token is empty"
+	case len(segs) == 3 && segs[0] != "" && segs[1] != "" && segs[2] == "":
+		if alg, ok := headerAlg(segs[0]); ok && strings.EqualFold(alg, "none") {
+			return `unsigned token (alg "none", empty signature): unsigned tokens are never accepted`
+		}
+		return "unsigned token: the signature (third segment) is empty; unsigned tokens are never accepted"
+	case len(segs) == 5:
+		return "five segments: an encrypted token (JWE) rather than a signed one (JWS); a resource server accepts signed access tokens only"
+	case len(segs) != 3:
+		return fmt.Sprintf("not a signed JWT: a JWT has three dot-separated segments (header.payload.signature), this token has %d", len(segs))
+	case segs[0] == "" || segs[1] == "":
+		return "the header or the payload segment is empty"
+	}
+	detail = strings.TrimPrefix(detail, "shape: ")
+	return strings.TrimPrefix(detail, "jose: ")
+}
+
+// headerAlg reads "alg" from a base64url JOSE header, for wording only.
+func headerAlg(seg string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return "", false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return "", false
+	}
+	return h.Alg, true
 }
 
 func headerSummary(t *parsedToken) string {

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -39,13 +40,31 @@ func TestExplain(t *testing.T) {
 		m := checksByName(checks)
 		require.False(t, m["signature"].OK)
 		require.False(t, m["audience"].OK)
-		require.Equal(t, "aud [https://api.example.com] does not contain "+resource, m["audience"].Detail)
+		const unverified = " (unverified: the signature was not checked or did not verify)"
+		require.Equal(t, "aud [https://api.example.com] does not contain "+resource+unverified, m["audience"].Detail)
 		require.False(t, m["expiry"].OK)
 		require.Contains(t, m["expiry"].Detail, "ago")
+		for _, name := range []string{"claim types", "audience", "expiry", "not before", "issued at", "profile"} {
+			require.True(t, strings.HasSuffix(m[name].Detail, unverified), "%s: every claim check of an unverified token says so: %q", name, m[name].Detail)
+		}
 		require.True(t, m["scopes"].Skipped)
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]
 		for _, c := range checks {
 			require.NotContains(t, c.Detail, sig[:16], "never the signature")
+		}
+	})
+	t.Run("format_in_plain_words", func(t *testing.T) {
+		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`))
+		body := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"x"}`))
+		for _, tc := range []struct{ token, want string }{
+			{token: none + "." + body + ".", want: `unsigned token (alg "none", empty signature): unsigned tokens are never accepted`},
+			{token: "a.b.c.d.e", want: "five segments: an encrypted token (JWE) rather than a signed one (JWS); a resource server accepts signed access tokens only"},
+			{token: "abc", want: "not a signed JWT: a JWT has three dot-separated segments (header.payload.signature), this token has 1"},
+			{token: ".b.c", want: "the header or the payload segment is empty"},
+		} {
+			checks, err := e.v.Explain(ctx, tc.token)
+			require.ErrorIs(t, err, middleware.ErrMalformed)
+			require.Equal(t, tc.want, checks[0].Detail, tc.token)
 		}
 	})
 	t.Run("malformed_skips_the_rest", func(t *testing.T) {

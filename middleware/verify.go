@@ -508,6 +508,12 @@ const maxNumericDate = 253402300799
 // outOfRange reports a NumericDate that toTime cannot convert faithfully.
 func outOfRange(f float64) bool { return f > maxNumericDate || f < -maxNumericDate }
 
+// datesOutOfRange reports whether exp, nbf or iat, where present, is out
+// of range. Verify and Explain both check it before any date comparison.
+func (t *parsedToken) datesOutOfRange() bool {
+	return t.hasExp && outOfRange(t.exp) || t.hasNbf && outOfRange(t.nbf) || t.hasIat && outOfRange(t.iat)
+}
+
 func toTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
@@ -604,13 +610,8 @@ func (v *Verifier) checkTimes(t *parsedToken, now time.Time) error {
 	if !t.hasExp {
 		return fail(ErrExpired, `"exp" is missing`)
 	}
-	for _, d := range [...]struct {
-		has bool
-		val float64
-	}{{t.hasExp, t.exp}, {t.hasNbf, t.nbf}, {t.hasIat, t.iat}} {
-		if d.has && outOfRange(d.val) {
-			return fail(ErrMalformed, "a NumericDate is out of range")
-		}
+	if t.datesOutOfRange() {
+		return fail(ErrMalformed, "a NumericDate is out of range")
 	}
 	if !now.Before(toTime(t.exp).Add(lw)) {
 		return fail(ErrExpired, "exp is in the past")

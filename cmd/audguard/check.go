@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,7 +57,6 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	defer v.Close()
 
 	checks, verr := v.Explain(ctx, raw)
-	present(checks, raw)
 	width := 0
 	for _, c := range checks {
 		width = max(width, len(c.Name))
@@ -80,75 +77,4 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout, "VALID")
 	return nil
-}
-
-// unverifiedMark is what Explain appends to the claim checks it runs on a
-// token whose signature was not verified.
-const unverifiedMark = " (unverified: the signature was not checked or did not verify)"
-
-// claimChecks are the checks that read claims; without a verified
-// signature their values are only what the token says.
-var claimChecks = map[string]bool{
-	"claim types": true, "audience": true, "expiry": true, "not before": true, "issued at": true, "profile": true,
-}
-
-// present rewords the checks for a reader: the shape failure in plain
-// words, and every claim check of an unverified token marked as such
-// (Explain marks some of them only).
-func present(checks []middleware.Check, raw string) {
-	verified := false
-	for _, c := range checks {
-		if c.Name == "signature" && c.OK {
-			verified = true
-		}
-	}
-	for i := range checks {
-		c := &checks[i]
-		switch {
-		case c.Skipped:
-		case c.Name == "format" && !c.OK:
-			c.Detail = shapeDetail(raw, c.Detail)
-		case claimChecks[c.Name] && !verified && !strings.Contains(c.Detail, "(unverified"):
-			c.Detail += unverifiedMark
-		}
-	}
-}
-
-// shapeDetail explains why a token does not have the compact JWS shape
-// header.payload.signature. It never prints a segment.
-func shapeDetail(raw, detail string) string {
-	segs := strings.Split(raw, ".")
-	switch {
-	case raw == "":
-		return "the token is empty"
-	case len(segs) == 3 && segs[0] != "" && segs[1] != "" && segs[2] == "":
-		if alg, ok := headerAlg(segs[0]); ok && strings.EqualFold(alg, "none") {
-			return `unsigned token (alg "none", empty signature): unsigned tokens are never accepted`
-		}
-		return "unsigned token: the signature (third segment) is empty; unsigned tokens are never accepted"
-	case len(segs) == 5:
-		return "five segments: an encrypted token (JWE) rather than a signed one (JWS); a resource server accepts signed access tokens only"
-	case len(segs) != 3:
-		return fmt.Sprintf("not a signed JWT: a JWT has three dot-separated segments (header.payload.signature), this token has %d", len(segs))
-	case segs[0] == "" || segs[1] == "":
-		return "the header or the payload segment is empty"
-	}
-	// Other shape problems: drop the internal prefixes.
-	detail = strings.TrimPrefix(detail, "shape: ")
-	return strings.TrimPrefix(detail, "jose: ")
-}
-
-// headerAlg reads alg from a base64url JOSE header, for presentation only.
-func headerAlg(seg string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return "", false
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	if json.Unmarshal(b, &h) != nil {
-		return "", false
-	}
-	return h.Alg, true
 }

@@ -353,6 +353,7 @@ func Cases() []Case {
 		{ID: "F6_nbf_minus_1e300", Authorization: bearer(tok(map[string]any{"nbf": -1e300})), Want: malformed},
 		{ID: "F6_iat_1e300", Authorization: bearer(tok(map[string]any{"iat": 1e300})), Want: malformed},
 		{ID: "F6_iat_9_3e18", Authorization: bearer(tok(map[string]any{"iat": 9.3e18})), Want: malformed},
+		{ID: "F6_nbf_1e300_exp_past", Authorization: bearer(tok(map[string]any{"nbf": 1e300, "exp": 1})), Want: malformed},
 		{ID: "F7_exp_zero", Authorization: bearer(tok(map[string]any{"exp": 0})), Want: expired},
 		{ID: "F7_exp_negative", Authorization: bearer(tok(map[string]any{"exp": -1})), Want: expired},
 		{ID: "F8_exp_null", Authorization: bearer(tok(nil, func(t *audtest.Token) { t.Claims["exp"] = jsonNull{} })), Want: malformed},
