@@ -76,7 +76,10 @@ func (c *Claims) clone() *Claims {
 type claimsKey struct{}
 
 // ContextWithClaims returns a copy of ctx carrying c. Adapters use it; tests
-// can use it to call handlers that read [ClaimsFromContext].
+// can use it to call handlers that read [ClaimsFromContext]. Claims built by
+// hand (or accepted by another Verifier) never satisfy a Verifier's scope
+// checks: [Verifier.RequireScopes] verifies the request again and
+// [Verifier.CheckScopes] refuses them ([Claims.VerifiedBy]).
 func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, c)
 }

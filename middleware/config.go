@@ -137,10 +137,12 @@ type Config struct {
 	// Issuers lists the trusted authorization servers; at least one.
 	Issuers []Issuer
 	// Algorithms is the "alg" allow-list. Default [DefaultAlgorithms].
-	// "none" and HMAC algorithms are refused by New. An RSA key published
-	// without "alg" is bound to one algorithm: JWKS.RSAAlgorithm if set,
-	// else the allow-list's RSA algorithm when it holds exactly one (so
-	// ["PS256"] verifies PS256 tokens with such keys), else RS256.
+	// "none" and HMAC algorithms are refused by New. In the key sets New
+	// fetches (issuers without Keys), an RSA key published without "alg"
+	// is bound to one algorithm: JWKS.RSAAlgorithm if set, else the
+	// allow-list's RSA algorithm when it holds exactly one (so ["PS256"]
+	// verifies PS256 tokens with such keys), else RS256. A static Keys set
+	// keeps the binding it was parsed with (jwks.ParseOptions).
 	Algorithms []string
 	// Typ selects the "typ" header policy. Default [TypCompat].
 	Typ TypPolicy

@@ -180,3 +180,24 @@ func TestChallengeNeverAdvertisesBadScopes(t *testing.T) {
 	r := e.v.ErrorResponse(middleware.ErrNoToken, "write")
 	require.Equal(t, "read write", r.Scope)
 }
+
+// TestCheckScopesReports: a refusal by CheckScopes reaches the Observer
+// like one by Handler, so adapters that call it count scope refusals.
+func TestCheckScopesReports(t *testing.T) {
+	var events []middleware.Event
+	e := newEnv(t, func(c *middleware.Config) {
+		c.Observer = func(ev middleware.Event) { events = append(events, ev) }
+	})
+	c, err := e.verify(e.token(map[string]any{"scope": "read"}))
+	require.NoError(t, err)
+	events = nil
+	require.NoError(t, e.v.CheckScopes(c, "read"))
+	require.Empty(t, events, "a success reports nothing: Verify already reported the accept")
+	require.Error(t, e.v.CheckScopes(c, "write"))
+	require.Error(t, e.v.CheckScopes(&middleware.Claims{Scopes: []string{"read"}}, "read"))
+	require.Len(t, events, 2)
+	require.Equal(t, middleware.EventReject, events[0].Kind)
+	require.Equal(t, "insufficient_scope", events[0].Reason)
+	require.Equal(t, middleware.EventReject, events[1].Kind)
+	require.Equal(t, middleware.Reason(middleware.ErrAudience), events[1].Reason)
+}

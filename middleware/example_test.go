@@ -104,7 +104,8 @@ func ExampleClaimsFromContext() {
 		}
 		fmt.Println(claims.Subject, claims.HasScope("files:read"))
 	})
-	// In a test, put claims into the context yourself.
+	// In a test, put claims into the context yourself (handlers that read
+	// them see them; audguard's own scope checks do not trust them).
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req = req.WithContext(middleware.ContextWithClaims(req.Context(), &middleware.Claims{
 		Subject: "alice", Scopes: []string{"files:read"},

@@ -94,7 +94,7 @@ func (v *Verifier) remoteConfig(cfg Config, is Issuer) jwks.RemoteConfig {
 func (v *Verifier) soleRSAAlgorithm() string {
 	sole := ""
 	for a := range v.cfg.algs {
-		if strings.HasPrefix(a, "RS") || strings.HasPrefix(a, "PS") {
+		if _, _, isRSA := rsaAlg(a); isRSA {
 			if sole != "" {
 				return ""
 			}
@@ -361,10 +361,13 @@ func (t *parsedToken) scanPayload() error {
 
 func (v *Verifier) typAccepted(t *parsedToken) bool {
 	if v.cfg.typ == TypStrict {
-		return t.hasTyp && mediaTypeIs(t.typ, "at+jwt")
+		return t.typIsATJWT()
 	}
-	return !t.hasTyp || mediaTypeIs(t.typ, "jwt") || mediaTypeIs(t.typ, "at+jwt")
+	return !t.hasTyp || mediaTypeIs(t.typ, "jwt") || t.typIsATJWT()
 }
+
+// typIsATJWT reports an explicit RFC 9068 "typ": "at+jwt".
+func (t *parsedToken) typIsATJWT() bool { return t.hasTyp && mediaTypeIs(t.typ, "at+jwt") }
 
 // mediaTypeIs compares a "typ"/"cty" value with a media subtype, case
 // insensitively, with or without the "application/" prefix (RFC 7515
@@ -426,12 +429,22 @@ func (t *parsedToken) scanClaim(name []byte, val jose.Value) error {
 		date(&t.iat, &t.hasIat, "iat")
 	case "cnf":
 		t.hasCnf = true
-	case "nonce", "at_hash", "c_hash":
-		if t.idTokenClaim == "" {
-			t.idTokenClaim = string(name)
-		}
+	case "nonce":
+		t.markIDToken("nonce")
+	case "at_hash":
+		t.markIDToken("at_hash")
+	case "c_hash":
+		t.markIDToken("c_hash")
 	}
 	return nil
+}
+
+// markIDToken records the first ID-token claim seen (a constant, so that
+// recording it does not allocate).
+func (t *parsedToken) markIDToken(claim string) {
+	if t.idTokenClaim == "" {
+		t.idTokenClaim = claim
+	}
 }
 
 // validScopeClaim accepts scope-tokens (NQCHAR) separated by spaces.
@@ -545,7 +558,6 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 	if !t.hasAud {
 		return fail(ErrAudience, `"aud" is missing`)
 	}
-	t.audN, t.audMore = 0, nil
 	switch t.aud.Kind {
 	case jose.String:
 		s, _ := t.aud.Text(t.payload)
@@ -574,8 +586,8 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 			if !matched || v.cfg.multiAud {
 				if v.cfg.matcher.Match(s) {
 					matched = true
-				} else {
-					foreign = v.cfg.multiAud
+				} else if v.cfg.multiAud {
+					foreign = true
 				}
 			}
 			t.addAud(s)
@@ -629,7 +641,7 @@ func (v *Verifier) checkProfile(t *parsedToken, now time.Time) error {
 	if t.hasCnf {
 		return fail(ErrClaims, `"cnf" binds the token to a key that Bearer cannot prove (RFC 9449 §7, RFC 8705 §3)`)
 	}
-	if t.idTokenClaim != "" && !(t.hasTyp && mediaTypeIs(t.typ, "at+jwt")) {
+	if t.idTokenClaim != "" && !t.typIsATJWT() {
 		// An OpenID Connect ID token looks like an access token but for
 		// its typ and these claims; with a relaxed typ, refuse them
 		// (RFC 8725 §3.12, RFC 9068 §5).
