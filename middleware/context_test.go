@@ -201,3 +201,25 @@ func TestCheckScopesReports(t *testing.T) {
 	require.Equal(t, middleware.EventReject, events[1].Kind)
 	require.Equal(t, middleware.Reason(middleware.ErrAudience), events[1].Reason)
 }
+
+// TestInvalidScopeRequirementNeverMet: a scope passed straight to
+// Authenticate or CheckScopes that is not a valid scope-token, or is
+// offline_access, is never met, even by a token that carries it; the
+// challenge does not advertise it.
+func TestInvalidScopeRequirementNeverMet(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(map[string]any{"scope": "read offline_access"})
+	_, err := e.v.Authenticate(context.Background(), []string{"Bearer " + tok}, "offline_access")
+	var se *middleware.ScopeError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, []string{"offline_access"}, se.Missing)
+	r := e.v.ErrorResponse(err)
+	require.Equal(t, http.StatusForbidden, r.Status)
+	require.NotContains(t, r.Challenge, "offline_access")
+
+	c, err := e.v.Authenticate(context.Background(), []string{"Bearer " + tok}, "read")
+	require.NoError(t, err)
+	require.ErrorAs(t, e.v.CheckScopes(c, "offline_access"), &se)
+	require.ErrorIs(t, e.v.CheckScopes(c, "read", "a b"), middleware.ErrInsufficientScope)
+	require.NoError(t, e.v.CheckScopes(c, "read"))
+}

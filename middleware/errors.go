@@ -238,10 +238,11 @@ func (v *Verifier) ErrorResponse(err error, scopes ...string) ErrorResponse {
 
 // advertisable drops from scopes what a challenge must never carry:
 // offline_access (MCP 2026-07-28 §10) and anything that is not an RFC 6749
-// scope-token. Configured scopes were validated by New and route scopes by
-// RequireScopes or ValidateScopes; this guards direct callers of
-// ErrorResponse, Authenticate and CheckScopes. It allocates only when it
-// drops something.
+// scope-token. Configured scopes were validated by New, route scopes by
+// RequireScopes or ValidateScopes, and Authenticate and CheckScopes never
+// let such a requirement be met; this keeps a direct caller of
+// ErrorResponse from advertising one. It allocates only when it drops
+// something.
 func advertisable(scopes []string) []string {
 	for i, s := range scopes {
 		if checkScopeToken(s) == nil {

@@ -19,10 +19,33 @@ import (
 // Errors: [ErrNoToken] (no header, or another scheme), [ErrInvalidRequest]
 // (several headers, an empty or comma-separated credential), any
 // [ErrInvalidToken] from [Verifier.Verify], or a [*ScopeError].
+//
+// A scope in scopes that is not a valid scope-token, or is offline_access,
+// can never be met: a request that passes every other check is refused
+// with a [*ScopeError] naming it (fail closed; [Verifier.ValidateScopes]
+// catches such requirements where they are declared).
 func (v *Verifier) Authenticate(ctx context.Context, authorization []string, scopes ...string) (*Claims, error) {
-	c, err := v.authenticate(ctx, authorization, v.requiredScopes(scopes))
+	required := v.requiredScopes(scopes)
+	c, err := v.authenticate(ctx, authorization, required)
+	if err == nil {
+		if bad := invalidScopes(scopes); bad != nil {
+			c, err = nil, &ScopeError{Required: required, Missing: bad}
+		}
+	}
 	v.report(ctx, c, err)
 	return c, err
+}
+
+// invalidScopes returns the scopes a token can never meet (see
+// checkScopeToken); nil, without allocating, when there are none.
+func invalidScopes(scopes []string) []string {
+	var bad []string
+	for _, s := range scopes {
+		if checkScopeToken(s) != nil {
+			bad = append(bad, s)
+		}
+	}
+	return bad
 }
 
 func (v *Verifier) authenticate(ctx context.Context, authorization []string, required []string) (*Claims, error) {
@@ -111,6 +134,8 @@ func startsCredentials(s string) bool {
 // ([Claims.VerifiedBy]) are refused with an error wrapping [ErrAudience]:
 // they may come from a token issued for another resource.
 //
+// Invalid scopes are never met, as in [Verifier.Authenticate].
+//
 // A refusal is reported to Config.Observer (and logged at Debug level)
 // like a refusal by [Verifier.Handler].
 func (v *Verifier) CheckScopes(c *Claims, scopes ...string) error {
@@ -118,7 +143,11 @@ func (v *Verifier) CheckScopes(c *Claims, scopes ...string) error {
 	if !c.VerifiedBy(v) {
 		err = fail(ErrAudience, "the claims were not verified by this Verifier")
 	} else {
-		err = v.checkScopes(c, v.requiredScopes(scopes))
+		required := v.requiredScopes(scopes)
+		err = v.checkScopes(c, required)
+		if bad := invalidScopes(scopes); err == nil && bad != nil {
+			err = &ScopeError{Required: required, Missing: bad}
+		}
 	}
 	if err != nil {
 		v.report(context.Background(), nil, err)
