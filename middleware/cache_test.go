@@ -205,7 +205,7 @@ func TestCacheHitAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	require.LessOrEqual(t, allocs, 5.0)
+	require.LessOrEqual(t, allocs, 1.0, "the caller's private copy of the Claims, nothing else (DESIGN allows 5)")
 }
 
 func TestCacheEvictionKeepsTheBound(t *testing.T) {
