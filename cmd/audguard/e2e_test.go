@@ -225,6 +225,20 @@ func TestProxyEndToEnd(t *testing.T) {
 		require.NotContains(t, resp.Header.Get("WWW-Authenticate"), "error=")
 		require.NotContains(t, p.stderr.String(), tok[:20], "tokens and query strings are never logged")
 	})
+	t.Run("control_character_in_sub", func(t *testing.T) {
+		// A valid token whose sub cannot travel in a header is refused
+		// rather than altered on the way to the upstream.
+		tok := iss.MustSign(audtest.Token{Claims: withSub(iss.Claims(resource, "mcp:tools", "mcp:read"), "a\x01b")})
+		resp, body := get(t, p.addr+"/mcp/control-sub", bearer(tok))
+		require.Equal(t, 401, resp.StatusCode, body)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+		require.Eventually(t, func() bool {
+			return len(rejectedLines(p.stderr.String(), "/mcp/control-sub", "claims")) == 1
+		}, 5*time.Second, 10*time.Millisecond, "a \"reason\":\"claims\" line:\n%s", p.stderr.String())
+		if r := up.lastRequest(); r != nil {
+			require.NotEqual(t, "/base/mcp/control-sub", r.URL.Path, "the upstream never receives the request")
+		}
+	})
 	t.Run("opaque_token", func(t *testing.T) {
 		resp, _ := get(t, p.addr+"/mcp", bearer("2YotnFZFEjr1zCsicMWpAA"))
 		require.Equal(t, 401, resp.StatusCode)
@@ -269,6 +283,28 @@ func TestProxyEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rejectedLines returns the "request rejected" log lines for path, with
+// the given reason unless reason is empty.
+func rejectedLines(log, path, reason string) []map[string]any {
+	var out []map[string]any
+	for _, l := range strings.Split(log, "\n") {
+		var line map[string]any
+		if json.Unmarshal([]byte(l), &line) != nil || line["msg"] != "request rejected" || line["path"] != path {
+			continue
+		}
+		if reason == "" || line["reason"] == reason {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// withSub returns c with sub replaced.
+func withSub(c map[string]any, sub string) map[string]any {
+	c["sub"] = sub
+	return c
 }
 
 func TestProxyMetadataPercentEncodedPath(t *testing.T) {
