@@ -220,10 +220,17 @@ func TestProxyEndToEnd(t *testing.T) {
 	})
 	t.Run("query_token_ignored", func(t *testing.T) {
 		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
-		resp, _ := get(t, p.addr+"/mcp?access_token="+tok, nil)
+		resp, _ := get(t, p.addr+"/mcp/query-token?access_token="+tok, nil)
 		require.Equal(t, 401, resp.StatusCode)
 		require.NotContains(t, resp.Header.Get("WWW-Authenticate"), "error=")
-		require.NotContains(t, p.stderr.String(), tok[:20], "tokens and query strings are never logged")
+		// The log line travels through a pipe: wait for it before asserting
+		// on what it (and everything logged before it) leaves out.
+		require.Eventually(t, func() bool {
+			return len(rejectedLines(p.stderr.String(), "/mcp/query-token", "no_token")) == 1
+		}, 5*time.Second, 10*time.Millisecond, "a \"reason\":\"no_token\" line:\n%s", p.stderr.String())
+		log := p.stderr.String()
+		require.NotContains(t, log, tok[:20], "tokens and query strings are never logged")
+		require.NotContains(t, log, "access_token", "tokens and query strings are never logged")
 	})
 	t.Run("control_character_in_sub", func(t *testing.T) {
 		// A valid token whose sub cannot travel in a header is refused
@@ -276,8 +283,36 @@ func TestProxyEndToEnd(t *testing.T) {
 		require.Contains(t, string(rest), "data: second")
 	})
 	t.Run("one_log_line_per_rejection", func(t *testing.T) {
-		require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), `"reason":"audience"`) }, 5*time.Second, 20*time.Millisecond)
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
+		type rejection struct {
+			path, reason string
+			hdr          map[string][]string
+		}
+		rejections := []rejection{
+			{path: "/mcp/once-missing?access_token=x", reason: "no_token"},
+			{path: "/mcp/once-audience", reason: "audience", hdr: bearer(iss.AccessToken("https://api.example.com", "mcp:tools", "mcp:read"))},
+			{path: "/mcp/once-opaque", reason: "malformed", hdr: bearer("2YotnFZFEjr1zCsicMWpAA")},
+			{path: "/mcp/once-scope", reason: "insufficient_scope", hdr: bearer(iss.AccessToken(resource, "mcp:tools"))},
+		}
+		for _, r := range rejections {
+			resp, _ := get(t, p.addr+r.path, r.hdr)
+			require.GreaterOrEqual(t, resp.StatusCode, 400, r.path)
+		}
+		// Lines arrive in order through the pipe and each is written before
+		// its response: once the last request's line is there, every line
+		// the earlier requests caused is there too.
+		const last = "/mcp/once-last"
+		resp, _ := get(t, p.addr+last, nil)
+		require.Equal(t, 401, resp.StatusCode)
+		require.Eventually(t, func() bool { return len(rejectedLines(p.stderr.String(), last, "")) > 0 }, 5*time.Second, 10*time.Millisecond)
+		log := p.stderr.String()
+		for _, r := range append(rejections, rejection{path: last}) {
+			path, _, _ := strings.Cut(r.path, "?")
+			require.Len(t, rejectedLines(log, path, ""), 1, "exactly one rejection line for %s:\n%s", path, log)
+			if r.reason != "" {
+				require.Len(t, rejectedLines(log, path, r.reason), 1, "reason %s for %s:\n%s", r.reason, path, log)
+			}
+		}
+		for _, line := range strings.Split(log, "\n") {
 			if strings.Contains(line, "request rejected") {
 				require.NotContains(t, line, "access_token")
 			}
