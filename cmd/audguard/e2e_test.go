@@ -415,6 +415,31 @@ func TestProxyForwardsQueryUnchanged(t *testing.T) {
 	}
 }
 
+func TestProxyUpstreamUnreachable(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", "http://127.0.0.1:1", "-allow-http-loopback")
+	tok := iss.AccessToken(resource)
+	resp, body := get(t, p.addr+"/x?access_token=SECRETQ", bearer(tok))
+	require.Equal(t, http.StatusBadGateway, resp.StatusCode, body)
+	require.Equal(t, "Bad Gateway\n", body, "no upstream error details to the client")
+	var failed string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(line, "upstream request failed") {
+				failed = line
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "an \"upstream request failed\" line:\n%s", p.stderr.String())
+	require.Contains(t, failed, `"path":"/x"`)
+	for _, secret := range []string{"SECRETQ", tok[:20]} {
+		require.NotContains(t, failed, secret, "neither the query nor the token is logged")
+		require.NotContains(t, p.stderr.String(), secret, "neither the query nor the token is logged")
+	}
+}
+
 func TestProxyFromEnvironment(t *testing.T) {
 	iss := audtest.NewIssuer(t, audtest.Options{})
 	up := newUpstream(t)
