@@ -220,10 +220,31 @@ func TestProxyEndToEnd(t *testing.T) {
 	})
 	t.Run("query_token_ignored", func(t *testing.T) {
 		tok := iss.AccessToken(resource, "mcp:tools", "mcp:read")
-		resp, _ := get(t, p.addr+"/mcp?access_token="+tok, nil)
+		resp, _ := get(t, p.addr+"/mcp/query-token?access_token="+tok, nil)
 		require.Equal(t, 401, resp.StatusCode)
 		require.NotContains(t, resp.Header.Get("WWW-Authenticate"), "error=")
-		require.NotContains(t, p.stderr.String(), tok[:20], "tokens and query strings are never logged")
+		// The log line travels through a pipe: wait for it before asserting
+		// on what it (and everything logged before it) leaves out.
+		require.Eventually(t, func() bool {
+			return len(rejectedLines(p.stderr.String(), "/mcp/query-token", "no_token")) == 1
+		}, 5*time.Second, 10*time.Millisecond, "a \"reason\":\"no_token\" line:\n%s", p.stderr.String())
+		log := p.stderr.String()
+		require.NotContains(t, log, tok[:20], "tokens and query strings are never logged")
+		require.NotContains(t, log, "access_token", "tokens and query strings are never logged")
+	})
+	t.Run("control_character_in_sub", func(t *testing.T) {
+		// A valid token whose sub cannot travel in a header is refused
+		// rather than altered on the way to the upstream.
+		tok := iss.MustSign(audtest.Token{Claims: withSub(iss.Claims(resource, "mcp:tools", "mcp:read"), "a\x01b")})
+		resp, body := get(t, p.addr+"/mcp/control-sub", bearer(tok))
+		require.Equal(t, 401, resp.StatusCode, body)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
+		require.Eventually(t, func() bool {
+			return len(rejectedLines(p.stderr.String(), "/mcp/control-sub", "claims")) == 1
+		}, 5*time.Second, 10*time.Millisecond, "a \"reason\":\"claims\" line:\n%s", p.stderr.String())
+		if r := up.lastRequest(); r != nil {
+			require.NotEqual(t, "/base/mcp/control-sub", r.URL.Path, "the upstream never receives the request")
+		}
 	})
 	t.Run("opaque_token", func(t *testing.T) {
 		resp, _ := get(t, p.addr+"/mcp", bearer("2YotnFZFEjr1zCsicMWpAA"))
@@ -262,13 +283,63 @@ func TestProxyEndToEnd(t *testing.T) {
 		require.Contains(t, string(rest), "data: second")
 	})
 	t.Run("one_log_line_per_rejection", func(t *testing.T) {
-		require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), `"reason":"audience"`) }, 5*time.Second, 20*time.Millisecond)
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
+		type rejection struct {
+			path, reason string
+			hdr          map[string][]string
+		}
+		rejections := []rejection{
+			{path: "/mcp/once-missing?access_token=x", reason: "no_token"},
+			{path: "/mcp/once-audience", reason: "audience", hdr: bearer(iss.AccessToken("https://api.example.com", "mcp:tools", "mcp:read"))},
+			{path: "/mcp/once-opaque", reason: "malformed", hdr: bearer("2YotnFZFEjr1zCsicMWpAA")},
+			{path: "/mcp/once-scope", reason: "insufficient_scope", hdr: bearer(iss.AccessToken(resource, "mcp:tools"))},
+		}
+		for _, r := range rejections {
+			resp, _ := get(t, p.addr+r.path, r.hdr)
+			require.GreaterOrEqual(t, resp.StatusCode, 400, r.path)
+		}
+		// Lines arrive in order through the pipe and each is written before
+		// its response: once the last request's line is there, every line
+		// the earlier requests caused is there too.
+		const last = "/mcp/once-last"
+		resp, _ := get(t, p.addr+last, nil)
+		require.Equal(t, 401, resp.StatusCode)
+		require.Eventually(t, func() bool { return len(rejectedLines(p.stderr.String(), last, "")) > 0 }, 5*time.Second, 10*time.Millisecond)
+		log := p.stderr.String()
+		for _, r := range append(rejections, rejection{path: last}) {
+			path, _, _ := strings.Cut(r.path, "?")
+			require.Len(t, rejectedLines(log, path, ""), 1, "exactly one rejection line for %s:\n%s", path, log)
+			if r.reason != "" {
+				require.Len(t, rejectedLines(log, path, r.reason), 1, "reason %s for %s:\n%s", r.reason, path, log)
+			}
+		}
+		for _, line := range strings.Split(log, "\n") {
 			if strings.Contains(line, "request rejected") {
 				require.NotContains(t, line, "access_token")
 			}
 		}
 	})
+}
+
+// rejectedLines returns the "request rejected" log lines for path, with
+// the given reason unless reason is empty.
+func rejectedLines(log, path, reason string) []map[string]any {
+	var out []map[string]any
+	for _, l := range strings.Split(log, "\n") {
+		var line map[string]any
+		if json.Unmarshal([]byte(l), &line) != nil || line["msg"] != "request rejected" || line["path"] != path {
+			continue
+		}
+		if reason == "" || line["reason"] == reason {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// withSub returns c with sub replaced.
+func withSub(c map[string]any, sub string) map[string]any {
+	c["sub"] = sub
+	return c
 }
 
 func TestProxyMetadataPercentEncodedPath(t *testing.T) {
@@ -341,6 +412,31 @@ func TestProxyForwardsQueryUnchanged(t *testing.T) {
 			require.Equal(t, 200, resp.StatusCode, body)
 			require.Equal(t, "upstream saw /base/x?"+tc.want, body)
 		})
+	}
+}
+
+func TestProxyUpstreamUnreachable(t *testing.T) {
+	iss := audtest.NewIssuer(t, audtest.Options{})
+	const resource = "https://api.example.com"
+	p := startProxy(t, nil, "-resource", resource, "-issuer", iss.URL(), "-upstream", "http://127.0.0.1:1", "-allow-http-loopback")
+	tok := iss.AccessToken(resource)
+	resp, body := get(t, p.addr+"/x?access_token=SECRETQ", bearer(tok))
+	require.Equal(t, http.StatusBadGateway, resp.StatusCode, body)
+	require.Equal(t, "Bad Gateway\n", body, "no upstream error details to the client")
+	var failed string
+	require.Eventually(t, func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(line, "upstream request failed") {
+				failed = line
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "an \"upstream request failed\" line:\n%s", p.stderr.String())
+	require.Contains(t, failed, `"path":"/x"`)
+	for _, secret := range []string{"SECRETQ", tok[:20]} {
+		require.NotContains(t, failed, secret, "neither the query nor the token is logged")
+		require.NotContains(t, p.stderr.String(), secret, "neither the query nor the token is logged")
 	}
 }
 

@@ -54,12 +54,11 @@ func (c *csvFlag) Set(s string) error {
 	return nil
 }
 
-// durationFlag records whether it was set, so that an explicit 0s can be
-// told from the default. A positive flag refuses 0s too: for the JWKS
-// policy flags zero would silently mean "the library default".
+// durationFlag is a non-negative duration. A positive flag refuses 0s
+// too: for the JWKS policy flags zero would silently mean "the library
+// default".
 type durationFlag struct {
 	d        time.Duration
-	set      bool
 	positive bool
 }
 
@@ -76,7 +75,7 @@ func (d *durationFlag) Set(s string) error {
 	if v == 0 && d.positive {
 		return fmt.Errorf("must be more than zero (examples: 30s, 5m, 24h)")
 	}
-	d.d, d.set = v, true
+	d.d = v
 	return nil
 }
 

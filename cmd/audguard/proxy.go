@@ -209,7 +209,8 @@ type proxy struct {
 	mdPath string // escaped as in the resource_metadata URL, then normalized (normalizeEscapes)
 	mdQry  string
 	hasQry bool
-	// inflight counts requests being answered, for the shutdown log.
+	// inflight counts proxied requests still being answered (metadata and
+	// rejected requests are answered at once), for the shutdown log.
 	inflight atomic.Int64
 }
 
@@ -398,8 +399,6 @@ func isUnreserved(c byte) bool {
 // ServeHTTP routes by path only, whatever the Host: the metadata document
 // is public, everything else is verified and proxied.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.inflight.Add(1)
-	defer p.inflight.Add(-1)
 	if p.isMetadata(r) {
 		p.meta.ServeHTTP(w, r)
 		return
@@ -423,6 +422,8 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	onlyWebSocketUpgrade(r.Header)
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
 	p.rp.ServeHTTP(w, r.WithContext(middleware.ContextWithClaims(ctx, c)))
 }
 

@@ -59,8 +59,28 @@ func upstreamMCP(t *testing.T, rec *seen) *httptest.Server {
 	return srv
 }
 
+// logBuffer keeps the proxy's stderr for failure messages; it is written
+// by the scanning goroutine and read by the test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startAudguard builds cmd/audguard and runs it as a proxy; it returns the
-// proxy's base URL.
+// proxy's base URL. A proxy that exits before listening fails the test at
+// once, with its output.
 func startAudguard(t *testing.T, args ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "audguard")
@@ -68,29 +88,41 @@ func startAudguard(t *testing.T, args ...string) string {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 	cmd := exec.Command(bin, append([]string{"proxy", "-listen", "127.0.0.1:0"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
+	logs := &logBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(logs, pw)
 	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); pw.Close() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
 	})
 	addr := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			var line map[string]any
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "audguard proxy listening" {
 				addr <- line["listen"].(string)
 			}
 		}
-		_, _ = io.Copy(io.Discard, stderr)
+		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
 	case a := <-addr:
 		return "http://" + a
+	case err := <-exited:
+		exited <- err // for the cleanup
+		t.Fatalf("audguard proxy exited before listening (%v):\n%s", err, logs.String())
+		return ""
 	case <-time.After(30 * time.Second):
-		t.Fatal("audguard proxy did not start")
+		t.Fatalf("audguard proxy did not start:\n%s", logs.String())
 		return ""
 	}
 }
