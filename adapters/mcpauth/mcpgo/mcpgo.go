@@ -118,6 +118,17 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 		MaxSessionsPerUser: opts.MaxSessionsPerUser,
 		IdleTimeout:        opts.SessionIdleTimeout,
 	})
+	// serve is built once, not per request: the claims come as a
+	// parameter rather than captured in a fresh closure.
+	serve := func(w http.ResponseWriter, r *http.Request, claims *middleware.Claims) {
+		if tools != nil {
+			var ok bool
+			if r, ok = tools.Check(w, r, claims, scopes); !ok {
+				return
+			}
+		}
+		mcpHandler.ServeHTTP(w, route.Redact(r))
+	}
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := middleware.ClaimsFromContext(r.Context())
 		if !ok { // RequireScopes stored them; never without
@@ -128,15 +139,7 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 			v.ErrorResponse(userid.ErrAnonymous, scopes...).Write(w)
 			return
 		}
-		serveSession(sessions, w, r, userid.Of(claims), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if tools != nil {
-				var ok bool
-				if r, ok = tools.Check(w, r, claims, scopes); !ok {
-					return
-				}
-			}
-			mcpHandler.ServeHTTP(w, route.Redact(r))
-		}))
+		serveSession(sessions, w, r, userid.Of(claims), claims, serve)
 	})
 	return route.Handler(v, v.RequireScopes(scopes...)(guarded))
 }

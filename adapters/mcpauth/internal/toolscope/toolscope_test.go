@@ -220,6 +220,24 @@ func TestGuardUnreadableBody(t *testing.T) {
 	}
 }
 
+// TestGuardEndpointUntouched: Check never writes to the caller's endpoint
+// slice, even through its spare capacity.
+func TestGuardEndpointUntouched(t *testing.T) {
+	env := transporttest.New(t)
+	g, err := toolscope.New(env.Verifier, map[string][]string{"write": {"files:write"}}, 1024)
+	require.NoError(t, err)
+	c, err := env.Verifier.Verify(t.Context(), env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope))
+	require.NoError(t, err)
+	endpoint := make([]string, 1, 4)
+	endpoint[0] = transporttest.Scope
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, transporttest.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write"}}`))
+	_, ok := g.Check(rec, r, c, endpoint)
+	require.False(t, ok)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	require.Equal(t, []string{transporttest.Scope, "", "", ""}, endpoint[:cap(endpoint)])
+}
+
 func TestNew(t *testing.T) {
 	env := transporttest.New(t)
 	g, err := toolscope.New(env.Verifier, nil, 0)
