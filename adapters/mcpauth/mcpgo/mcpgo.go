@@ -78,8 +78,9 @@ type Options struct {
 // The token must name its subject ("sub") or its client ("client_id"): a
 // token with neither cannot be told from another such token of its
 // issuer, so no session could be bound to it. It is refused with 401
-// invalid_token ("claims not accepted"), as by the go-sdk adapter. Tokens
-// that follow RFC 9068 carry both.
+// invalid_token, error_description "The access token claims are not
+// accepted" (reason "claims"), as by the go-sdk adapter. Tokens that
+// follow RFC 9068 carry both.
 //
 // Every session mcpHandler creates is bound to the user of the request
 // that created it, and a request carrying its session ID from any other
