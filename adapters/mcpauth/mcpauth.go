@@ -93,8 +93,9 @@ func Middleware(v *middleware.Verifier, scopes ...string) func(http.Handler) htt
 // The token must name its subject ("sub") or its client ("client_id"): a
 // token with neither cannot be told from another such token of its
 // issuer, so the SDK could not bind sessions to it ([UserID]). It is
-// refused with 401 invalid_token ("claims not accepted"). Tokens that
-// follow RFC 9068 carry both.
+// refused with 401 invalid_token, error_description "The access token
+// claims are not accepted" (reason "claims"). Tokens that follow RFC
+// 9068 carry both.
 //
 // An admitted request reaches next through the SDK's
 // auth.RequireBearerToken with the token's TokenInfo ([TokenInfo]), which

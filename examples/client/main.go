@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -185,7 +186,7 @@ func clientFlow(ctx context.Context, w *steps, hc *http.Client, o options, iss *
 		if infoB, err = discoverResource(ctx, w, hc, d, "B", o.resourceB); err != nil {
 			return err
 		}
-		if !contains(infoB.AuthorizationServers, asIssuer) {
+		if !slices.Contains(infoB.AuthorizationServers, asIssuer) {
 			return fmt.Errorf("resource B is not protected by %s, the authorization server of A; this example uses one", asIssuer)
 		}
 		resources = append(resources, tokensource.Resource{URI: infoB.Resource, Scopes: scopesFor(o, infoB)})
@@ -344,15 +345,6 @@ func challengeDescription(resp *http.Response) string {
 func fingerprint(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return "sha256:" + hex.EncodeToString(sum[:6])
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // steps prints numbered steps and their details.

@@ -78,8 +78,9 @@ type Options struct {
 // The token must name its subject ("sub") or its client ("client_id"): a
 // token with neither cannot be told from another such token of its
 // issuer, so no session could be bound to it. It is refused with 401
-// invalid_token ("claims not accepted"), as by the go-sdk adapter. Tokens
-// that follow RFC 9068 carry both.
+// invalid_token, error_description "The access token claims are not
+// accepted" (reason "claims"), as by the go-sdk adapter. Tokens that
+// follow RFC 9068 carry both.
 //
 // Every session mcpHandler creates is bound to the user of the request
 // that created it, and a request carrying its session ID from any other
@@ -118,6 +119,17 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 		MaxSessionsPerUser: opts.MaxSessionsPerUser,
 		IdleTimeout:        opts.SessionIdleTimeout,
 	})
+	// serve is built once, not per request: the claims come as a
+	// parameter rather than captured in a fresh closure.
+	serve := func(w http.ResponseWriter, r *http.Request, claims *middleware.Claims) {
+		if tools != nil {
+			var ok bool
+			if r, ok = tools.Check(w, r, claims, scopes); !ok {
+				return
+			}
+		}
+		mcpHandler.ServeHTTP(w, route.Redact(r))
+	}
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := middleware.ClaimsFromContext(r.Context())
 		if !ok { // RequireScopes stored them; never without
@@ -128,15 +140,7 @@ func HandlerWithOptions(v *middleware.Verifier, mcpHandler http.Handler, opts Op
 			v.ErrorResponse(userid.ErrAnonymous, scopes...).Write(w)
 			return
 		}
-		serveSession(sessions, w, r, userid.Of(claims), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if tools != nil {
-				var ok bool
-				if r, ok = tools.Check(w, r, claims, scopes); !ok {
-					return
-				}
-			}
-			mcpHandler.ServeHTTP(w, route.Redact(r))
-		}))
+		serveSession(sessions, w, r, userid.Of(claims), claims, serve)
 	})
 	return route.Handler(v, v.RequireScopes(scopes...)(guarded))
 }

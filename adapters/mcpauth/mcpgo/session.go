@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/audguard/audguard/adapters/mcpauth/internal/sessionbind"
+	"github.com/audguard/audguard/middleware"
 )
 
 // headerSessionID is the header carrying the MCP session ID
@@ -27,8 +28,9 @@ const (
 // without a session ID: the endpoint takes POST, and DELETE for a session.
 const allowWithoutSession = "POST, DELETE"
 
-// serveSession hands r, made by user, to next if it carries no session ID
-// or the ID of a session bound to user, and binds to user the session
+// serveSession hands r, made by user with the token whose claims are c,
+// to next (with c) if it carries no session ID or the ID of a session
+// bound to user, and binds to user the session
 // whose ID next's response carries. It refuses a session bound to another
 // user with 403, and an unknown (never bound, ended, idle or forgotten)
 // one with 404, so that the client starts a new session.
@@ -46,7 +48,7 @@ const allowWithoutSession = "POST, DELETE"
 // 400 (as by the go-sdk). mcp-go would clean up the session "", which in
 // stateless mode is every user's: with an event store that cut off every
 // request stream in flight.
-func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Request, user string, next http.Handler) {
+func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Request, user string, c *middleware.Claims, next func(http.ResponseWriter, *http.Request, *middleware.Claims)) {
 	var id string
 	switch ids := r.Header.Values(headerSessionID); len(ids) {
 	case 0:
@@ -92,10 +94,10 @@ func serveSession(store *sessionbind.Store, w http.ResponseWriter, r *http.Reque
 		}()
 	}
 	if _, ok := w.(http.Flusher); ok {
-		next.ServeHTTP(flushWriter{sw}, r)
+		next(flushWriter{sw}, r, c)
 		return
 	}
-	next.ServeHTTP(sw, r)
+	next(sw, r, c)
 }
 
 // sessionEnded reports whether mcp-go's answer status to a request with

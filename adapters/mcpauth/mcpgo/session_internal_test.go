@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audguard/audguard/adapters/mcpauth/internal/sessionbind"
+	"github.com/audguard/audguard/middleware"
 )
 
 func TestSessionEnded(t *testing.T) {
@@ -66,6 +67,15 @@ func (w *plainWriter) Write(p []byte) (int, error) {
 // first Write or by the first Flush; flushing is offered exactly when the
 // underlying writer flushes; an ID that cannot be bound never leaves.
 func TestServeSession(t *testing.T) {
+	claims := &middleware.Claims{Subject: "alice"}
+	// withClaims hands h the request, after checking that serveSession
+	// passed on the claims it was given.
+	withClaims := func(t *testing.T, h http.Handler) func(http.ResponseWriter, *http.Request, *middleware.Claims) {
+		return func(w http.ResponseWriter, r *http.Request, c *middleware.Claims) {
+			require.Same(t, claims, c, "the claims reach next")
+			h.ServeHTTP(w, r)
+		}
+	}
 	mint := func(id string, write func(http.ResponseWriter)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set(headerSessionID, id)
@@ -167,7 +177,7 @@ func TestServeSession(t *testing.T) {
 				t.Cleanup(h.Release)
 			}
 			w := tt.writer()
-			serveSession(store, w, httptest.NewRequest(http.MethodPost, "/", nil), "alice", tt.next)
+			serveSession(store, w, httptest.NewRequest(http.MethodPost, "/", nil), "alice", claims, withClaims(t, tt.next))
 			var (
 				status int
 				body   string
@@ -203,9 +213,9 @@ func TestServeSessionHeaderRepeated(t *testing.T) {
 	r.Header.Add(headerSessionID, "s1")
 	r.Header.Add(headerSessionID, "s2")
 	w := httptest.NewRecorder()
-	serveSession(store, w, r, "alice", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	serveSession(store, w, r, "alice", &middleware.Claims{Subject: "alice"}, func(http.ResponseWriter, *http.Request, *middleware.Claims) {
 		t.Error("handler reached")
-	}))
+	})
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	require.Equal(t, "invalid session ID\n", w.Body.String())
 }

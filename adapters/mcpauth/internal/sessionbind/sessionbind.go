@@ -215,23 +215,6 @@ func (s *Store) release(e *entry, end bool) {
 	}
 }
 
-// Len returns the number of sessions the store holds.
-func (s *Store) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
-
-// UserLen returns the number of sessions the store holds for user.
-func (s *Store) UserLen(user string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u := s.users[user]; u != nil {
-		return u.n
-	}
-	return 0
-}
-
 // expire forgets the sessions idle for too long, least recently used
 // first.
 func (s *Store) expire(now time.Time) {

@@ -82,13 +82,19 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request, c *middleware.Clai
 	*r2 = *r
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 
-	required := slices.Clone(endpoint)
+	// required aliases endpoint, the caller's, until a called tool adds
+	// a scope: only then is it copied, so a request that calls no such
+	// tool costs no allocation.
+	required := endpoint
 	extra := false
 	for _, name := range Tools(body) {
 		for _, s := range g.tools[name] {
 			if !slices.Contains(required, s) {
+				if !extra {
+					required = slices.Clone(endpoint)
+					extra = true
+				}
 				required = append(required, s)
-				extra = true
 			}
 		}
 	}

@@ -3,11 +3,13 @@ package toolscope_test
 import (
 	"bytes"
 	stdjson "encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	segjson "github.com/segmentio/encoding/json"
@@ -194,6 +196,46 @@ func TestGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestGuardUnreadableBody(t *testing.T) {
+	env := transporttest.New(t)
+	g, err := toolscope.New(env.Verifier, map[string][]string{"write": {"files:write"}}, 1024)
+	require.NoError(t, err)
+	c, err := env.Verifier.Verify(t.Context(), env.Issuer.AccessToken(transporttest.Resource, "files:write"))
+	require.NoError(t, err)
+
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, transporttest.Resource, iotest.ErrReader(errors.New("boom-secret")))
+	r2, ok := g.Check(rec, r, c, nil)
+	require.False(t, ok)
+	require.Nil(t, r2)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Equal(t, "failed to read body\n", rec.Body.String())
+	require.NotContains(t, rec.Body.String(), "boom-secret")
+	for name, values := range rec.Header() {
+		for _, v := range values {
+			require.NotContains(t, v, "boom-secret", "header %s", name)
+		}
+	}
+}
+
+// TestGuardEndpointUntouched: Check never writes to the caller's endpoint
+// slice, even through its spare capacity.
+func TestGuardEndpointUntouched(t *testing.T) {
+	env := transporttest.New(t)
+	g, err := toolscope.New(env.Verifier, map[string][]string{"write": {"files:write"}}, 1024)
+	require.NoError(t, err)
+	c, err := env.Verifier.Verify(t.Context(), env.Issuer.AccessToken(transporttest.Resource, transporttest.Scope))
+	require.NoError(t, err)
+	endpoint := make([]string, 1, 4)
+	endpoint[0] = transporttest.Scope
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, transporttest.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write"}}`))
+	_, ok := g.Check(rec, r, c, endpoint)
+	require.False(t, ok)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	require.Equal(t, []string{transporttest.Scope, "", "", ""}, endpoint[:cap(endpoint)])
 }
 
 func TestNew(t *testing.T) {
