@@ -202,6 +202,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		if scope == "" {
 			scope = g.scope
+		} else if !subsetScopes(scope, g.scope) {
+			oauthError(w, http.StatusBadRequest, "invalid_scope", "scope exceeds the authorization request")
+			return
 		}
 		sub = "user-1"
 	case "refresh_token":
@@ -347,7 +350,10 @@ func (i *Issuer) serveRegister(w http.ResponseWriter, r *http.Request) {
 
 // serveAuthorize approves every valid authorization request at once, as
 // user "user-1", and redirects back with a code (RFC 6749 §4.1, PKCE S256
-// required, RFC 8707 "resource", RFC 9207 "iss").
+// required, RFC 8707 "resource", RFC 9207 "iss"). Only clients registered
+// at /register are served, and only for a redirect_uri they registered;
+// confidential clients of Options.Clients have no redirect URIs and are
+// refused without a redirect.
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
@@ -359,7 +365,14 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case !public && !confidential:
 		http.Error(w, "unknown client_id", http.StatusBadRequest)
 		return
-	case public && !contains(uris, redirectURI):
+	case !public:
+		// A confidential client (Options.Clients) has no registered
+		// redirect URIs, so no redirect_uri can be checked: refuse rather
+		// than redirect anywhere (RFC 6749 §4.1.2.1: never redirect to an
+		// unverified URI).
+		http.Error(w, "invalid_request: client has no registered redirect_uri; register a public client", http.StatusBadRequest)
+		return
+	case !contains(uris, redirectURI):
 		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
 		return
 	}
