@@ -210,8 +210,7 @@ func TestCacheKeyCanonicalization(t *testing.T) {
 // Concurrent requests for one key make one token request.
 func TestCoalescing(t *testing.T) {
 	e := newEnv(t, audtest.Options{})
-	hold := make(chan struct{})
-	e.rec.hold = hold
+	hold := e.rec.setHold()
 	c := e.client(t, nil)
 	req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}}
 
@@ -245,8 +244,7 @@ func TestCoalescing(t *testing.T) {
 // the others.
 func TestWaiterContextCancelled(t *testing.T) {
 	e := newEnv(t, audtest.Options{})
-	hold := make(chan struct{})
-	e.rec.hold = hold
+	hold := e.rec.setHold()
 	c := e.client(t, nil)
 	req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}}
 
