@@ -34,7 +34,9 @@ type Options struct {
 	// When empty, any scope is granted.
 	Scopes []string
 	// Clients maps client_id to client_secret for the token endpoint.
-	// Default: {"audtest-client": "audtest-secret"}.
+	// Default: {"audtest-client": "audtest-secret"}. These confidential
+	// clients have no redirect URIs: the authorization endpoint refuses
+	// them (register a public client for the code flow).
 	Clients map[string]string
 	// Algorithms lists the keys created at start, one per algorithm, the
 	// first being current. Default ["RS256"]. Supported: RS256, RS384,

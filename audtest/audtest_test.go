@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -153,4 +155,154 @@ func TestDiscoveryDocuments(t *testing.T) {
 		require.Equal(t, []any{"S256"}, md["code_challenge_methods_supported"])
 	}
 	require.Equal(t, 2, iss.DiscoveryFetches())
+}
+
+// codeFlow is an issuer with two registered public clients and a clock
+// the test moves, for the reject paths of /authorize and the
+// authorization_code grant.
+type codeFlow struct {
+	iss      *audtest.Issuer
+	a, b     string // client_ids
+	now      atomic.Int64
+	verifier string
+}
+
+const (
+	flowRedirect = "http://127.0.0.1:9/callback"
+	flowResA     = "https://a.example/mcp"
+	flowResB     = "https://b.example/api"
+)
+
+func newCodeFlow(t *testing.T) *codeFlow {
+	f := &codeFlow{verifier: "a-very-long-code-verifier-of-at-least-43-characters-xyz"}
+	f.now.Store(time.Now().Unix())
+	f.iss = audtest.NewIssuer(t, audtest.Options{
+		Resources: []string{flowResA, flowResB},
+		Scopes:    []string{"read", "write"},
+		Now:       func() time.Time { return time.Unix(f.now.Load(), 0) },
+	})
+	f.a, f.b = f.register(t), f.register(t)
+	return f
+}
+
+func (f *codeFlow) register(t *testing.T) string {
+	t.Helper()
+	resp, err := f.iss.Client().Post(f.iss.URL()+"/register", "application/json", strings.NewReader(`{"redirect_uris":["`+flowRedirect+`"]}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var reg map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	return reg["client_id"].(string)
+}
+
+// params is a valid authorization request of client a for flowResA with
+// scope "read".
+func (f *codeFlow) params() url.Values {
+	sum := sha256.Sum256([]byte(f.verifier))
+	return url.Values{
+		"response_type": {"code"}, "client_id": {f.a}, "redirect_uri": {flowRedirect},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"resource": {flowResA}, "scope": {"read"}, "state": {"s1"},
+	}
+}
+
+// authorize returns the response to an authorization request, not
+// following its redirect.
+func (f *codeFlow) authorize(t *testing.T, params url.Values) *http.Response {
+	t.Helper()
+	resp, err := noRedirect(f.iss).Get(f.iss.URL() + "/authorize?" + params.Encode())
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}
+
+// code returns a fresh code for f.params().
+func (f *codeFlow) code(t *testing.T) string {
+	t.Helper()
+	resp := f.authorize(t, f.params())
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	code := loc.Query().Get("code")
+	require.NotEmpty(t, code)
+	return code
+}
+
+func TestAuthorizationCodeRedeemRejects(t *testing.T) {
+	f := newCodeFlow(t)
+	tests := []struct {
+		name      string
+		clientID  string
+		extra     url.Values
+		advance   time.Duration
+		wantError string // "" for success
+	}{
+		{name: "same scope and resource", clientID: f.a, extra: url.Values{"scope": {"read"}, "resource": {flowResA}}},
+		{name: "scope of the code by default", clientID: f.a},
+		{name: "scope widened", clientID: f.a, extra: url.Values{"scope": {"read write"}}, wantError: "invalid_scope"},
+		{name: "other scope", clientID: f.a, extra: url.Values{"scope": {"write"}}, wantError: "invalid_scope"},
+		{name: "code issued to another client", clientID: f.b, wantError: "invalid_grant"},
+		{name: "expired code", clientID: f.a, advance: 2 * time.Minute, wantError: "invalid_grant"},
+		{name: "resource not authorized for this code", clientID: f.a, extra: url.Values{"resource": {flowResB}}, wantError: "invalid_target"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := f.code(t)
+			f.now.Add(int64(tt.advance / time.Second))
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {f.verifier}, "redirect_uri": {flowRedirect}, "client_id": {tt.clientID}}
+			for k, v := range tt.extra {
+				form[k] = v
+			}
+			status, body := tokenRequest(t, f.iss, form, false)
+			if tt.wantError == "" {
+				require.Equal(t, http.StatusOK, status, body)
+				require.Equal(t, "read", body["scope"])
+				return
+			}
+			require.Equal(t, http.StatusBadRequest, status, body)
+			require.Equal(t, tt.wantError, body["error"], body)
+			require.Nil(t, body["access_token"])
+		})
+	}
+}
+
+func TestAuthorizeRejects(t *testing.T) {
+	f := newCodeFlow(t)
+	tests := []struct {
+		name     string
+		set      url.Values
+		redirect bool   // the error goes back to the client's redirect_uri
+		want     string // "error" in the redirect
+	}{
+		{name: "unsupported response_type", set: url.Values{"response_type": {"token"}}, redirect: true, want: "unsupported_response_type"},
+		{name: "unknown resource", set: url.Values{"resource": {"https://c.example/mcp"}}, redirect: true, want: "invalid_target"},
+		{name: "unknown scope", set: url.Values{"scope": {"read admin"}}, redirect: true, want: "invalid_scope"},
+		{name: "unknown client", set: url.Values{"client_id": {"nobody"}}},
+		{name: "unregistered redirect_uri", set: url.Values{"redirect_uri": {"https://evil.example/cb"}}},
+		{name: "confidential client, loopback redirect_uri", set: url.Values{"client_id": {"audtest-client"}}},
+		{name: "confidential client, other redirect_uri", set: url.Values{"client_id": {"audtest-client"}, "redirect_uri": {"https://evil.example/cb"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			params := f.params()
+			for k, v := range tt.set {
+				params[k] = v
+			}
+			resp := f.authorize(t, params)
+			if !tt.redirect {
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+				require.Empty(t, resp.Header.Get("Location"), "never redirect to an unverified URI")
+				return
+			}
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			require.Equal(t, flowRedirect, loc.Scheme+"://"+loc.Host+loc.Path)
+			require.Equal(t, tt.want, loc.Query().Get("error"))
+			require.Equal(t, "s1", loc.Query().Get("state"))
+			require.Equal(t, f.iss.URL(), loc.Query().Get("iss"))
+			require.Empty(t, loc.Query().Get("code"))
+		})
+	}
 }

@@ -7,13 +7,13 @@
 // with PKCE, so real MCP clients run their usual flow unattended), and a
 // token endpoint that issues audience-bound access tokens: the RFC 8707
 // "resource" parameter becomes the token's "aud", and a resource outside
-// Options.Resources is refused with invalid_target. It mints valid tokens ([Issuer.AccessToken]) and every
-// kind of broken token a test needs through [Issuer.Sign] and [Token]:
-// wrong audience or issuer, expired, "alg": "none", HMAC signed with the
-// public key, embedded "jwk", duplicate members (RawClaims), tampered
-// signatures, unpublished keys. It rotates and revokes keys and injects
-// JWKS and discovery faults ([Issuer.SetJWKSHandler] with [Status],
-// [Hang], [Body], [Redirect]).
+// Options.Resources is refused with invalid_target. It mints valid tokens
+// ([Issuer.AccessToken]) and every kind of broken token a test needs
+// through [Issuer.Sign] and [Token]: wrong audience or issuer, expired,
+// "alg": "none", HMAC signed with the public key, embedded "jwk",
+// duplicate members (RawClaims), tampered signatures, unpublished keys.
+// It rotates and revokes keys and injects JWKS and discovery faults
+// ([Issuer.SetJWKSHandler] with [Status], [Hang], [Body], [Redirect]).
 //
 //	iss := audtest.NewIssuer(t, audtest.Options{})
 //	v, _ := middleware.New(middleware.Config{
@@ -21,6 +21,14 @@
 //		Issuers:  []middleware.Issuer{{URL: iss.URL(), Keys: iss.KeySet()}},
 //	})
 //	tok := iss.AccessToken("https://api.example.com", "read")
+//
+// The authorization endpoint serves only public clients registered at
+// /register, and redirects only to a redirect_uri given at their
+// registration (exact match). The confidential clients of Options.Clients
+// have no registered redirect URIs, so /authorize refuses them with 400
+// invalid_request and no redirect; they use the token endpoint's other
+// grants. At the token endpoint, an authorization_code or refresh_token
+// request may narrow the scope granted, never widen it (invalid_scope).
 //
 // The issuer serves plain http on 127.0.0.1 unless Options.TLS is set, so a
 // verifier that discovers its keys over the network needs

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -202,6 +203,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		if scope == "" {
 			scope = g.scope
+		} else if !subsetScopes(scope, g.scope) {
+			oauthError(w, http.StatusBadRequest, "invalid_scope", "scope exceeds the authorization request")
+			return
 		}
 		sub = "user-1"
 	case "refresh_token":
@@ -274,12 +278,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 
 func (i *Issuer) resourceAllowed(res string) bool {
 	if len(i.opts.Resources) > 0 {
-		for _, r := range i.opts.Resources {
-			if r == res {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(i.opts.Resources, res)
 	}
 	u, err := url.Parse(res)
 	return err == nil && u.IsAbs() && u.Fragment == "" && u.Host != ""
@@ -288,14 +287,7 @@ func (i *Issuer) resourceAllowed(res string) bool {
 func subsetScopes(sub, of string) bool {
 	have := strings.Fields(of)
 	for _, s := range strings.Fields(sub) {
-		found := false
-		for _, h := range have {
-			if h == s {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(have, s) {
 			return false
 		}
 	}
@@ -347,7 +339,10 @@ func (i *Issuer) serveRegister(w http.ResponseWriter, r *http.Request) {
 
 // serveAuthorize approves every valid authorization request at once, as
 // user "user-1", and redirects back with a code (RFC 6749 §4.1, PKCE S256
-// required, RFC 8707 "resource", RFC 9207 "iss").
+// required, RFC 8707 "resource", RFC 9207 "iss"). Only clients registered
+// at /register are served, and only for a redirect_uri they registered;
+// confidential clients of Options.Clients have no redirect URIs and are
+// refused without a redirect.
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
@@ -359,7 +354,14 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case !public && !confidential:
 		http.Error(w, "unknown client_id", http.StatusBadRequest)
 		return
-	case public && !contains(uris, redirectURI):
+	case !public:
+		// A confidential client (Options.Clients) has no registered
+		// redirect URIs, so no redirect_uri can be checked: refuse rather
+		// than redirect anywhere (RFC 6749 §4.1.2.1: never redirect to an
+		// unverified URI).
+		http.Error(w, "invalid_request: client has no registered redirect_uri; register a public client", http.StatusBadRequest)
+		return
+	case !slices.Contains(uris, redirectURI):
 		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
 		return
 	}
@@ -368,14 +370,17 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid redirect_uri", http.StatusBadRequest)
 		return
 	}
-	fail := func(code string) {
+	// redirect sends the user agent back to the client with name=value,
+	// the request's state and the RFC 9207 iss.
+	redirect := func(name, value string) {
 		v := back.Query()
-		v.Set("error", code)
+		v.Set(name, value)
 		v.Set("state", q.Get("state"))
 		v.Set("iss", i.issuer)
 		back.RawQuery = v.Encode()
 		http.Redirect(w, r, back.String(), http.StatusFound)
 	}
+	fail := func(code string) { redirect("error", code) }
 	if q.Get("response_type") != "code" {
 		fail("unsupported_response_type")
 		return
@@ -401,12 +406,7 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		resources: q["resource"], scope: q.Get("scope"), expires: i.opts.Now().Add(time.Minute),
 	}
 	i.mu.Unlock()
-	v := back.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	v.Set("iss", i.issuer)
-	back.RawQuery = v.Encode()
-	http.Redirect(w, r, back.String(), http.StatusFound)
+	redirect("code", code)
 }
 
 // redeemCode checks and consumes an authorization code; it returns the
@@ -429,13 +429,4 @@ func (i *Issuer) redeemCode(form url.Values, clientID string) (codeGrant, string
 		return g, "PKCE verification failed"
 	}
 	return g, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -112,6 +112,7 @@ func TestParseKeyHygiene(t *testing.T) {
 		{name: "X25519 OKP", key: map[string]any{"kty": "OKP", "crv": "X25519", "kid": "x", "x": b64(make([]byte, 32))}, dropped: `unsupported OKP curve "X25519"`},
 		{name: "kty missing", key: map[string]any{"kid": "x", "n": "AA", "e": "AQAB"}, dropped: "kty missing"},
 		{name: "kid not a string", key: jwk(k.p256.Public(), map[string]any{"kid": 7}), dropped: `"kid" is not a string`},
+		{name: "n not a string", key: jwk(k.rsa2048.Public(), map[string]any{"kid": "x", "n": 5}), dropped: `"n" is not a string`},
 		{name: "alg-less RSA gets RSAAlgorithm", key: jwk(k.rsa2048.Public(), map[string]any{"kid": "x"}), alg: "PS256"},
 		{name: "alg-less EC P-256 gets ES256", key: jwk(k.p256.Public(), map[string]any{"kid": "x"}), alg: "ES256"},
 		{name: "alg-less EC P-384 gets ES384", key: jwk(k.p384.Public(), map[string]any{"kid": "x"}), alg: "ES384"},

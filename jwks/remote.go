@@ -304,10 +304,12 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 // request when the JWKS URI is configured or already discovered, but up
 // to three in a row when it must be discovered first (RFC 8414 document,
 // OpenID Connect document, JWKS): a cold start with discovery can wait up
-// to 3×FetchTimeout. Pass a ctx with a deadline to bound the wait itself. With no usable keys (never fetched, or older
-// than MaxStale) Key fetches on demand, at most once per RefreshCooldown
-// after a failure, and returns [ErrUnavailable] if that fails. After
-// Close it returns [ErrClosed].
+// to 3×FetchTimeout. Pass a ctx with a deadline to bound the wait itself.
+//
+// With no usable keys (never fetched, or older than MaxStale) Key fetches
+// on demand, at most once per RefreshCooldown after a failure, and
+// returns [ErrUnavailable] if that fails. After Close it returns
+// [ErrClosed].
 func (r *Remote) Key(ctx context.Context, kid, alg string) (*Key, error) {
 	if r.closed.Load() {
 		return nil, errClosedKey

@@ -94,7 +94,7 @@ type prepared struct {
 	uri     canonuri.URI
 	scopes  []string
 	grant   Grant
-	matcher *canonuri.Matcher
+	aliases []string // the resource's configured audiences
 }
 
 func (c *Client) prepare(r Request) (prepared, error) {
@@ -116,7 +116,7 @@ func (c *Client) prepare(r Request) (prepared, error) {
 	if g == nil {
 		g = ClientCredentials()
 	}
-	if _, err := g.params(); err != nil {
+	if err := g.validate(); err != nil {
 		return p, err
 	}
 	var aliases []string
@@ -134,7 +134,7 @@ func (c *Client) prepare(r Request) (prepared, error) {
 		uri:     u,
 		scopes:  scopes,
 		grant:   g,
-		matcher: canonuri.NewMatcher(canonical, u, aliases, false, c.cfg.uopts),
+		aliases: aliases,
 	}
 	return p, nil
 }
@@ -390,7 +390,8 @@ func (c *Client) fetch(ctx context.Context, p prepared) (fetched, error) {
 		return fetched{}, fmt.Errorf("%w (token_type %q) for %s", ErrTokenType, sanitize(tok.TokenType, 32), p.key.resource)
 	}
 	if c.cfg.checkAud {
-		if err := checkAudience(tok.AccessToken, p.matcher); err != nil {
+		m := canonuri.NewMatcher(p.key.resource, p.uri, p.aliases, false, c.cfg.uopts)
+		if err := checkAudience(tok.AccessToken, m); err != nil {
 			return fetched{}, fmt.Errorf("%w (requested %s)", err, p.key.resource)
 		}
 	}

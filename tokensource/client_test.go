@@ -210,8 +210,7 @@ func TestCacheKeyCanonicalization(t *testing.T) {
 // Concurrent requests for one key make one token request.
 func TestCoalescing(t *testing.T) {
 	e := newEnv(t, audtest.Options{})
-	hold := make(chan struct{})
-	e.rec.hold = hold
+	hold := e.rec.setHold()
 	c := e.client(t, nil)
 	req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}}
 
@@ -245,8 +244,7 @@ func TestCoalescing(t *testing.T) {
 // the others.
 func TestWaiterContextCancelled(t *testing.T) {
 	e := newEnv(t, audtest.Options{})
-	hold := make(chan struct{})
-	e.rec.hold = hold
+	hold := e.rec.setHold()
 	c := e.client(t, nil)
 	req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}}
 
@@ -496,4 +494,39 @@ func TestRequestValidation(t *testing.T) {
 		})
 	}
 	require.Equal(t, 0, e.iss.TokenRequests())
+}
+
+// BenchmarkTokenCacheHit measures Token when the cache holds a fresh
+// token: no token request, only validation and the lookup.
+func BenchmarkTokenCacheHit(b *testing.B) {
+	iss := audtest.NewIssuer(b, audtest.Options{})
+	grants := []struct {
+		name  string
+		grant tokensource.Grant
+	}{
+		{name: "client credentials"},
+		{name: "token exchange", grant: tokensource.TokenExchange{SubjectToken: "subject", SubjectTokenType: tokensource.TokenTypeAccessToken}},
+	}
+	for _, g := range grants {
+		b.Run(g.name, func(b *testing.B) {
+			c, err := tokensource.New(tokensource.Config{
+				TokenURL: iss.TokenURL(), ClientID: "audtest-client", ClientSecret: "audtest-secret",
+				AllowHTTPLoopback: true, HTTPClient: iss.Client(),
+			})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = c.Close() })
+			req := tokensource.Request{Resource: resA, Scopes: []string{"files:read"}, Grant: g.grant}
+			ctx := context.Background()
+			_, err = c.Token(ctx, req)
+			require.NoError(b, err)
+			want := iss.TokenRequests()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Token(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			require.Equal(b, want, iss.TokenRequests(), "every call was a cache hit")
+		})
+	}
 }

@@ -188,10 +188,10 @@ func (d *Discoverer) DiscoverFromResponse(ctx context.Context, resp *http.Respon
 	if first := originalRequest(resp.Request); first != resp.Request {
 		from := "(unknown)"
 		if first.URL != nil {
-			from = sanitize(first.URL.String(), 300)
+			from = sanitize(first.URL.Redacted(), 300)
 		}
 		return nil, fmt.Errorf("%w: the response comes from %s after a redirect from %s; its challenge does not describe the URL the client called",
-			ErrResourceMismatch, sanitize(resp.Request.URL.String(), 300), from)
+			ErrResourceMismatch, sanitize(resp.Request.URL.Redacted(), 300), from)
 	}
 	return d.Discover(ctx, resp.Request.URL.String(), resp.Header.Values("WWW-Authenticate"))
 }

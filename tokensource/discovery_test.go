@@ -303,6 +303,36 @@ func TestDiscoverFromResponseRefusesRedirects(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// The redirect error names both URLs without their passwords: a URL
+// with user:pass@ userinfo is redacted before it reaches the error text.
+func TestDiscoverFromResponseRedactsUserinfo(t *testing.T) {
+	d, err := tokensource.NewDiscoverer(tokensource.DiscoveryConfig{})
+	require.NoError(t, err)
+	tests := []struct {
+		name, from, to string
+	}{
+		{name: "password in the first URL", from: "https://alice:s3cret-first@a.example/mcp", to: "https://b.example/mcp"},
+		{name: "password in the target URL", from: "https://a.example/mcp", to: "https://bob:s3cret-target@b.example/mcp"},
+		{name: "password in both", from: "https://alice:s3cret-first@a.example/mcp", to: "https://bob:s3cret-target@b.example/mcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first, err := http.NewRequest(http.MethodGet, tt.from, nil)
+			require.NoError(t, err)
+			second, err := http.NewRequest(http.MethodGet, tt.to, nil)
+			require.NoError(t, err)
+			second.Response = &http.Response{StatusCode: http.StatusTemporaryRedirect, Request: first}
+			resp := &http.Response{StatusCode: http.StatusUnauthorized, Request: second}
+			info, err := d.DiscoverFromResponse(context.Background(), resp)
+			require.ErrorIs(t, err, tokensource.ErrResourceMismatch)
+			require.Nil(t, info)
+			require.NotContains(t, err.Error(), "s3cret")
+			require.ErrorContains(t, err, "a.example/mcp")
+			require.ErrorContains(t, err, "b.example/mcp")
+		})
+	}
+}
+
 // clientFor returns an HTTP client that trusts the test certificates of
 // both environments' servers.
 func clientFor(t *testing.T, envs ...*prmEnv) *http.Client {

@@ -25,7 +25,10 @@ const grantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 // package implements it. A grant that acts for a user is part of the
 // cache key, so one user's token is never returned for another's grant.
 type Grant interface {
-	// params returns the grant-specific form parameters.
+	// validate reports a grant that cannot make a request. It is cheap
+	// (no allocation): it runs on every Token call, cache hits included.
+	validate() error
+	// params returns the grant-specific form parameters (validate first).
 	params() (url.Values, error)
 	// identity distinguishes grants in the cache key. It never contains
 	// grant secrets in clear.
@@ -37,6 +40,8 @@ type Grant interface {
 func ClientCredentials() Grant { return clientCredentials{} }
 
 type clientCredentials struct{}
+
+func (clientCredentials) validate() error { return nil }
 
 func (clientCredentials) params() (url.Values, error) {
 	return url.Values{"grant_type": {"client_credentials"}}, nil
@@ -76,12 +81,20 @@ func (g *RefreshGrant) RefreshToken() string {
 	return *g.cur.Load()
 }
 
-func (g *RefreshGrant) params() (url.Values, error) {
-	rt := g.RefreshToken()
-	if g == nil || g.id == 0 || rt == "" {
-		return nil, errors.New("tokensource: RefreshGrant without refresh token (use NewRefreshGrant)")
+var errNoRefreshToken = errors.New("tokensource: RefreshGrant without refresh token (use NewRefreshGrant)")
+
+func (g *RefreshGrant) validate() error {
+	if g == nil || g.id == 0 || g.RefreshToken() == "" {
+		return errNoRefreshToken
 	}
-	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil
+	return nil
+}
+
+func (g *RefreshGrant) params() (url.Values, error) {
+	if err := g.validate(); err != nil {
+		return nil, err
+	}
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken()}}, nil
 }
 
 func (g *RefreshGrant) identity() string {
@@ -131,12 +144,24 @@ type TokenExchange struct {
 	RequestedTokenType string
 }
 
-func (t TokenExchange) params() (url.Values, error) {
+var (
+	errNoSubject    = errors.New("tokensource: TokenExchange needs SubjectToken and SubjectTokenType")
+	errActorPartial = errors.New("tokensource: TokenExchange needs both ActorToken and ActorTokenType, or neither")
+)
+
+func (t TokenExchange) validate() error {
 	if t.SubjectToken == "" || t.SubjectTokenType == "" {
-		return nil, errors.New("tokensource: TokenExchange needs SubjectToken and SubjectTokenType")
+		return errNoSubject
 	}
 	if (t.ActorToken == "") != (t.ActorTokenType == "") {
-		return nil, errors.New("tokensource: TokenExchange needs both ActorToken and ActorTokenType, or neither")
+		return errActorPartial
+	}
+	return nil
+}
+
+func (t TokenExchange) params() (url.Values, error) {
+	if err := t.validate(); err != nil {
+		return nil, err
 	}
 	v := url.Values{
 		"grant_type":         {grantTypeTokenExchange},
